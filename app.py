@@ -1,0 +1,106 @@
+"""Composition root of the PIX checkout: create_app() and the `python app.py` server."""
+
+import os
+
+if __name__ == "__main__" and os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") == "eventlet":
+    # Patch the standard library before anything imports it, so sockets and locks cooperate with eventlet.
+    import warnings
+
+    # The project chose eventlet knowingly; its import-time deprecation notice only alarms operators.
+    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
+    import eventlet
+
+    eventlet.monkey_patch()
+
+import logging
+import resource
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from config import load_settings
+from db_models import db
+from extensions import socketio
+from routes import api, pages
+from routes.commands import register_commands
+from routes.errors import register_error_handlers
+from templating import register_template_filters
+
+log = logging.getLogger("pix_checkout")
+
+MAX_GREEN_THREADS = 20_000
+LISTEN_BACKLOG = 2048
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build a configured app: defaults, then the environment, then config."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(load_settings(config, app.instance_path))
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_filters(app)
+    register_commands(app)
+    return app
+
+
+def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the database and Socket.IO to app and create missing tables."""
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _enable_sqlite_wal)
+        db.create_all()
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount the JSON API and the buyer's pages; importing realtime registers its socket events."""
+    from routes import realtime  # noqa: F401
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Serve app and its websockets until interrupted."""
+    if app.config["SOCKETIO_ASYNC_MODE"] != "eventlet":
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+        return
+    import eventlet.wsgi
+
+    # Each waiting page holds a socket and a green thread: lift the defaults of 1,024 of each.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
+    eventlet.wsgi.server(listener, app, max_size=MAX_GREEN_THREADS, log_output=False)
+
+
+def main() -> None:
+    """Entry point of `python app.py` and `make run`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app()
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    base = f"http://{host}:{port}"
+    log.info("PIX checkout (%s) serving on %s", app.config["APP_ENV"], base)
+    log.info("Open %s/ to create a test payment and watch its page", base)
+    log.info("Confirm a payment as the bank would: flask --app app pix confirm <bank_payment_id> --url %s", base)
+    serve(app, host, port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""Settings: defaults, then environment variables, then the mapping given to create_app."""
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from pix.merchant import load_merchant
+from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, check_webhook_secret
+
+# The example key of the BCB manual: fine for a demo, refused in production.
+DEVELOPMENT_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
+
+DEFAULTS: dict[str, Any] = {
+    "APP_ENV": "development",
+    "DATABASE_URL": None,
+    "PIX_WEBHOOK_SECRET": DEVELOPMENT_WEBHOOK_SECRET,
+    "PIX_KEY": DEVELOPMENT_PIX_KEY,
+    "PIX_MERCHANT_NAME": "Loja Exemplo",
+    "PIX_MERCHANT_CITY": "SAO PAULO",
+    "PIX_MAX_VALUE": "100000.00",
+    "PIX_EXPIRATION_MINUTES": "30",
+    "SOCKETIO_ASYNC_MODE": "eventlet",
+    "SOCKETIO_MESSAGE_QUEUE": None,
+    "DISPLAY_TIMEZONE": "America/Sao_Paulo",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+}
+
+
+class ConfigError(RuntimeError):
+    """The settings are unusable or unsafe; the app refuses to start."""
+
+
+def load_settings(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, Any]:
+    """Merge defaults, environment and overrides, then derive and validate what the app uses."""
+    settings = dict(DEFAULTS)
+    settings.update({name: os.environ[name] for name in DEFAULTS if name in os.environ})
+    settings.update(overrides or {})
+    if not settings["DATABASE_URL"]:
+        Path(instance_path).mkdir(parents=True, exist_ok=True)
+        settings["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'pix_checkout.db'}"
+    settings["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    try:
+        settings["PIX_MERCHANT"] = load_merchant(
+            settings["PIX_KEY"], settings["PIX_MERCHANT_NAME"], settings["PIX_MERCHANT_CITY"]
+        )
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    try:
+        check_webhook_secret(settings["PIX_WEBHOOK_SECRET"])
+    except ValueError as error:
+        raise ConfigError(f"PIX_WEBHOOK_SECRET is unusable: {error}") from error
+    settings["PIX_MAX_VALUE"] = _positive_decimal(settings["PIX_MAX_VALUE"], "PIX_MAX_VALUE")
+    minutes = _positive_decimal(settings["PIX_EXPIRATION_MINUTES"], "PIX_EXPIRATION_MINUTES")
+    settings["PIX_EXPIRES_IN"] = timedelta(minutes=float(minutes))
+    if settings["APP_ENV"] == "production":
+        _refuse_development_values(settings)
+    return settings
+
+
+def _positive_decimal(raw: object, name: str) -> Decimal:
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def _refuse_development_values(settings: Mapping[str, Any]) -> None:
+    if settings["PIX_WEBHOOK_SECRET"] == DEVELOPMENT_WEBHOOK_SECRET:
+        raise ConfigError("APP_ENV=production needs its own PIX_WEBHOOK_SECRET, not the development one")
+    if settings["PIX_MERCHANT"].key == DEVELOPMENT_PIX_KEY:
+        raise ConfigError("APP_ENV=production needs the shop's own PIX_KEY, not the example key")

@@ -1,0 +1,6 @@
+"""SQLAlchemy models and the unbound Flask-SQLAlchemy extension."""
+
+from db_models.base import db
+from db_models.payment import Payment, PaymentStatus
+
+__all__ = ["Payment", "PaymentStatus", "db"]

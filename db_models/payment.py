@@ -1,0 +1,63 @@
+"""The PIX payment a buyer is asked to pay."""
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db_models.base import UTCDateTime, db, now_utc
+
+
+class PaymentStatus(StrEnum):
+    """Where a payment stands; expired is derived from the clock, never stored."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    EXPIRED = "expired"
+
+
+class Payment(db.Model):
+    """One PIX charge: its amount, BR Code, secret page token and lifecycle."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Integer cents are exact on every database; SQLite has no exact decimal type.
+    value_cents: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING)
+    bank_payment_id: Mapped[str] = mapped_column(String(36), unique=True)
+    txid: Mapped[str] = mapped_column(String(25), unique=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True)
+    pix_copy_paste: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    expiration_date: Mapped[datetime] = mapped_column(UTCDateTime())
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def value(self) -> Decimal:
+        """The amount in reais, exact, with two decimal places."""
+        return Decimal(self.value_cents).scaleb(-2)
+
+    @property
+    def paid(self) -> bool:
+        """Whether the bank confirmed this payment."""
+        return self.status == PaymentStatus.PAID
+
+    def current_status(self, now: datetime | None = None) -> PaymentStatus:
+        """Paid, pending, or expired once the deadline passed unpaid."""
+        if self.paid:
+            return PaymentStatus.PAID
+        if (now or now_utc()) >= self.expiration_date:
+            return PaymentStatus.EXPIRED
+        return PaymentStatus.PENDING
+
+    def seconds_left(self, now: datetime | None = None) -> int:
+        """Whole seconds until the deadline, never negative: drives the page's countdown."""
+        return max(0, int((self.expiration_date - (now or now_utc())).total_seconds()))
+
+    @property
+    def qr_code(self) -> str:
+        """The name under which the QR code PNG is served."""
+        return f"qr_code_payment_{self.token}"

@@ -1,0 +1,1 @@
+"""PIX domain code: BR Codes, keys, money, QR rendering and webhook signatures (no Flask)."""

@@ -1,0 +1,106 @@
+"""Payment use cases: create, look up and confirm, each committing at most once."""
+
+import secrets
+import string
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import update
+from sqlalchemy.exc import SQLAlchemyError
+
+from db_models import Payment, PaymentStatus, db
+from db_models.base import now_utc
+from pix.brcode import Merchant, build_brcode
+
+TXID_ALPHABET = string.ascii_letters + string.digits
+TXID_LENGTH = 25
+TOKEN_BYTES = 24
+MAX_TOKEN_LENGTH = 64
+
+
+class PaymentNotFoundError(LookupError):
+    """No payment has that identifier."""
+
+
+class ValueMismatchError(ValueError):
+    """The confirmed value differs from the payment's value."""
+
+
+class PaymentExpiredError(Exception):
+    """The payment expired unpaid, so it can no longer be confirmed."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """A confirmed payment, and whether this call was the one that moved it to paid."""
+
+    payment: Payment
+    transitioned: bool
+
+
+def create_payment(value: Decimal, merchant: Merchant, expires_in: timedelta) -> Payment:
+    """Store a pending payment with its BR Code, unguessable page token and deadline."""
+    txid = "".join(secrets.choice(TXID_ALPHABET) for _ in range(TXID_LENGTH))
+    payment = Payment(
+        value_cents=int(value * 100),
+        status=PaymentStatus.PENDING,
+        bank_payment_id=str(uuid.uuid4()),
+        txid=txid,
+        token=secrets.token_urlsafe(TOKEN_BYTES),
+        pix_copy_paste=build_brcode(merchant, txid, value),
+        expiration_date=now_utc() + expires_in,
+    )
+    db.session.add(payment)
+    db.session.commit()
+    return payment
+
+
+def get_payment_by_token(token: str) -> Payment | None:
+    """The payment behind a page token, or None."""
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        return None
+    return db.session.execute(db.select(Payment).filter_by(token=token)).scalar_one_or_none()
+
+
+def get_payment_by_bank_id(bank_payment_id: str) -> Payment | None:
+    """The payment the bank knows by bank_payment_id, or None."""
+    return db.session.execute(db.select(Payment).filter_by(bank_payment_id=bank_payment_id)).scalar_one_or_none()
+
+
+def confirm_payment(bank_payment_id: str, value: Decimal) -> Confirmation:
+    """Mark a pending payment paid exactly once, however many confirmations race for it."""
+    payment = get_payment_by_bank_id(bank_payment_id)
+    if payment is None:
+        raise PaymentNotFoundError(bank_payment_id)
+    if payment.value != value:
+        raise ValueMismatchError(f"expected {payment.value}, got {value}")
+    now = now_utc()
+    # A single conditional UPDATE: of concurrent confirmations, only one can match the pending row.
+    result = db.session.execute(
+        update(Payment)
+        .where(
+            Payment.id == payment.id,
+            Payment.status == PaymentStatus.PENDING,
+            Payment.expiration_date > now,
+        )
+        .values(status=PaymentStatus.PAID, paid_at=now)
+    )
+    db.session.commit()
+    db.session.refresh(payment)
+    if result.rowcount == 1:
+        return Confirmation(payment, transitioned=True)
+    if payment.paid:
+        return Confirmation(payment, transitioned=False)
+    raise PaymentExpiredError(bank_payment_id)
+
+
+def database_is_up() -> bool:
+    """Whether the database answers a trivial query."""
+    try:
+        db.session.execute(db.select(1))
+        return True
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False

@@ -1,0 +1,1 @@
+"""HTTP routes and Socket.IO handlers: parse, call the repository, respond."""

@@ -1,0 +1,94 @@
+"""The JSON API: create a payment, the bank's confirmation webhook, QR images, status and health."""
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import NotFound
+
+from pix.qr import render_qr_png
+from pix.signatures import InvalidSignatureError, verify_webhook
+from repository.payments import (
+    PaymentExpiredError,
+    PaymentNotFoundError,
+    ValueMismatchError,
+    confirm_payment,
+    create_payment,
+    database_is_up,
+    get_payment_by_token,
+)
+from routes.errors import ApiError
+from routes.json_body import json_object, required_amount, required_string
+from routes.presenters import payment_json, payment_status_json
+from routes.realtime import publish_payment_status
+
+bp = Blueprint("api", __name__)
+
+QR_CODE_PREFIX = "qr_code_payment_"
+QR_CACHE_SECONDS = 24 * 60 * 60
+
+
+@bp.post("/payments/pix")
+def create_pix_payment() -> tuple[Response, int]:
+    """Create a pending payment and return its BR Code, QR image and page URLs."""
+    body = json_object(request.get_data())
+    value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
+    payment = create_payment(value, current_app.config["PIX_MERCHANT"], current_app.config["PIX_EXPIRES_IN"])
+    return jsonify(message="The payment has been created", payment=payment_json(payment)), 201
+
+
+@bp.post("/payments/pix/confirmation")
+def confirm_pix_payment() -> Response:
+    """The bank's signed webhook: mark the payment paid once and tell its waiting page."""
+    raw = request.get_data()
+    try:
+        verify_webhook(current_app.config["PIX_WEBHOOK_SECRET"], raw, dict(request.headers))
+    except InvalidSignatureError:
+        raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature") from None
+    body = json_object(raw)
+    bank_payment_id = required_string(body, "bank_payment_id", 64)
+    value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
+    try:
+        confirmation = confirm_payment(bank_payment_id, value)
+    except PaymentNotFoundError:
+        raise ApiError(404, "payment_not_found", "no payment has this bank_payment_id", "bank_payment_id") from None
+    except ValueMismatchError:
+        raise ApiError(400, "value_mismatch", "value does not match the payment's value", "value") from None
+    except PaymentExpiredError:
+        raise ApiError(410, "payment_expired", "the payment expired before it was confirmed") from None
+    if confirmation.transitioned:
+        publish_payment_status(confirmation.payment)
+        message = "The payment has been confirmed"
+    else:
+        message = "The payment was already confirmed"
+    return jsonify(message=message, payment=payment_status_json(confirmation.payment))
+
+
+@bp.get("/payments/pix/qr_code/<name>")
+def qr_code(name: str) -> Response:
+    """The payment's QR code as a PNG, rendered in memory and cached by the browser."""
+    payment = get_payment_by_token(name.removeprefix(QR_CODE_PREFIX)) if name.startswith(QR_CODE_PREFIX) else None
+    if payment is None:
+        raise NotFound("no QR code has this name")
+    response = Response(render_qr_png(payment.pix_copy_paste), mimetype="image/png")
+    # The name is unguessable and its image never changes, so browsers keep it.
+    response.cache_control.private = True
+    response.cache_control.max_age = QR_CACHE_SECONDS
+    response.cache_control.immutable = True
+    response.set_etag(payment.txid)
+    return response.make_conditional(request)
+
+
+@bp.get("/payments/pix/<token>/status")
+def payment_status(token: str) -> Response:
+    """The payment's status, for pages whose live connection is down."""
+    payment = get_payment_by_token(token)
+    if payment is None:
+        raise NotFound("no payment has this token")
+    response = jsonify(payment=payment_status_json(payment))
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/health")
+def health() -> tuple[Response, int]:
+    """Liveness plus whether the database answers, for load balancers and operators."""
+    up = database_is_up()
+    return jsonify(status="ok" if up else "degraded", database="ok" if up else "unavailable"), 200 if up else 503

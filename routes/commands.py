@@ -1,0 +1,64 @@
+"""`flask --app app pix ...`: act as the bank against a running server."""
+
+import json
+import sys
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from pix.money import InvalidAmountError, parse_amount
+from pix.signatures import sign_webhook
+from repository.payments import get_payment_by_bank_id
+from routes.presenters import json_amount
+
+pix_cli = AppGroup("pix", help="PIX checkout tools.")
+
+
+@pix_cli.command("confirm")
+@click.argument("bank_payment_id")
+@click.option("--value", help="Amount in reais, e.g. 1500.00. Default: the payment's value in the database.")
+@click.option(
+    "--url",
+    default="http://127.0.0.1:5000",
+    show_default=True,
+    envvar="PIX_CHECKOUT_URL",
+    help="Base URL of the running checkout.",
+)
+def confirm(bank_payment_id: str, value: str | None, url: str) -> None:
+    """Send a confirmation signed with PIX_WEBHOOK_SECRET, as the bank's webhook would."""
+    if not url.startswith(("http://", "https://")):
+        raise click.BadParameter("must start with http:// or https://", param_hint="--url")
+    amount = _amount(bank_payment_id, value)
+    body = json.dumps({"bank_payment_id": bank_payment_id, "value": json_amount(amount)}).encode()
+    headers = sign_webhook(current_app.config["PIX_WEBHOOK_SECRET"], body) | {"Content-Type": "application/json"}
+    endpoint = f"{url.rstrip('/')}/payments/pix/confirmation"
+    request = urllib.request.Request(endpoint, body, headers, method="POST")  # noqa: S310 (scheme checked above)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            click.echo(f"{response.status} {response.read().decode()}")
+    except urllib.error.HTTPError as error:
+        click.echo(f"{error.code} {error.read().decode()}", err=True)
+        sys.exit(1)
+    except urllib.error.URLError as error:
+        raise click.ClickException(f"cannot reach {url}: {error.reason}") from None
+
+
+def _amount(bank_payment_id: str, value: str | None) -> Decimal:
+    if value is None:
+        payment = get_payment_by_bank_id(bank_payment_id)
+        if payment is None:
+            raise click.ClickException("no such payment in this database; pass --value")
+        return payment.value
+    try:
+        return parse_amount(value, Decimal("Infinity"))
+    except InvalidAmountError as error:
+        raise click.BadParameter(str(error), param_hint="--value") from None
+
+
+def register_commands(app: Flask) -> None:
+    """Add the pix command group to `flask`."""
+    app.cli.add_command(pix_cli)

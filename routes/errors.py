@@ -1,0 +1,67 @@
+"""One JSON error shape for the API, real status codes on HTML error pages."""
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from db_models import db
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """A client error the API reports as {"error": {"status", "code", "message", "field"}}."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
+    """The API's JSON error body with its status code."""
+    error = {"status": status, "code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    response = jsonify(error=error)
+    response.status_code = status
+    return response
+
+
+def _wants_html() -> bool:
+    if request.blueprint == "pages":
+        return True
+    return request.blueprint is None and request.accept_mimetypes.best == "text/html"
+
+
+def _handle_api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, error.field)
+
+
+def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
+    status = error.code or 500
+    if _wants_html():
+        template = "not_found.html" if status == 404 else "error.html"
+        return render_template(template, status=status), status
+    code = error.name.lower().replace(" ", "_")
+    response = error_response(status, code, error.description or error.name)
+    for name, value in error.get_headers():
+        if name != "Content-Type":  # keep Allow, Retry-After and the like
+            response.headers[name] = value
+    return response
+
+
+def _handle_unexpected(error: Exception) -> Response | tuple[str, int]:
+    db.session.rollback()
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return _handle_http_exception(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Route every error through the JSON or HTML renderer."""
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)

@@ -1,0 +1,49 @@
+"""Strict JSON request bodies: numbers parsed as Decimal, never float, and clear 4xx errors."""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from flask import request
+
+from pix.money import InvalidAmountError, parse_amount
+from routes.errors import ApiError
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a 415/400 ApiError that says what is wrong."""
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+    try:
+        body = json.loads(raw, parse_float=Decimal, parse_int=Decimal, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise ApiError(400, "invalid_json", "the body is not valid UTF-8 JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return body
+
+
+def required_amount(body: dict[str, Any], field: str, maximum: Decimal) -> Decimal:
+    """An exact, positive amount from body[field], or a 400 naming the field."""
+    if field not in body or body[field] is None:
+        raise ApiError(400, "missing_field", f"{field} is required", field)
+    try:
+        return parse_amount(body[field], maximum)
+    except InvalidAmountError as error:
+        raise ApiError(400, "invalid_field", f"{field} {error}", field) from None
+
+
+def required_string(body: dict[str, Any], field: str, max_length: int) -> str:
+    """A non-empty string of at most max_length characters from body[field], or a 400 naming the field."""
+    value = body.get(field)
+    if value is None:
+        raise ApiError(400, "missing_field", f"{field} is required", field)
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, "invalid_field", f"{field} must be a non-empty string", field)
+    if len(value) > max_length:
+        raise ApiError(400, "invalid_field", f"{field} must be at most {max_length} characters", field)
+    return value.strip()

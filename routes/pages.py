@@ -1,0 +1,34 @@
+"""The buyer's pages: waiting for payment, paid, expired."""
+
+from flask import Blueprint, Response, abort, current_app, make_response, render_template
+
+from db_models import PaymentStatus
+from repository.payments import get_payment_by_token
+
+bp = Blueprint("pages", __name__)
+
+TEMPLATES = {
+    PaymentStatus.PENDING: "payment.html",
+    PaymentStatus.PAID: "paid.html",
+    PaymentStatus.EXPIRED: "expired.html",
+}
+
+
+@bp.get("/")
+def index() -> str:
+    """A demo form that creates a test payment, so `make run` shows the whole flow."""
+    if current_app.config["APP_ENV"] == "production":
+        abort(404)
+    return render_template("index.html")
+
+
+@bp.get("/payments/pix/<token>")
+def payment_page(token: str) -> Response:
+    """The page a buyer keeps open: the QR code while pending, then paid or expired."""
+    payment = get_payment_by_token(token)
+    if payment is None:
+        abort(404)
+    status = payment.current_status()
+    response = make_response(render_template(TEMPLATES[status], payment=payment, status=status))
+    response.cache_control.no_store = True
+    return response

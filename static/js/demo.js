@@ -1,0 +1,23 @@
+// Development demo: create a payment through the public API and open its buyer page.
+(function () {
+  "use strict";
+  var form = document.getElementById("demo-form");
+  var error = document.getElementById("demo-error");
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    error.textContent = "";
+    var value = form.elements.value.value.trim().replace(",", ".");
+    fetch(form.action, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ value: value })
+    })
+      .then(function (response) { return response.json().then(function (body) { return [response, body]; }); })
+      .then(function (pair) {
+        if (pair[0].ok) window.location.assign(pair[1].payment.page_url);
+        else error.textContent = "Informe um valor maior que zero, com até duas casas decimais (ex.: 1500,00).";
+      })
+      .catch(function () { error.textContent = "Não foi possível criar a cobrança. Tente de novo."; });
+  });
+})();

@@ -1,0 +1,95 @@
+// The waiting page: follows its payment live over Socket.IO, polls while disconnected,
+// counts down to expiry, and moves to the paid or expired page as soon as the server says so.
+(function () {
+  "use strict";
+
+  var POLL_MS = 3000;
+  var root = document.getElementById("payment");
+  var token = root.dataset.token;
+  var pageUrl = root.dataset.pageUrl;
+  var statusUrl = root.dataset.statusUrl;
+  var deadline = Date.now() + Number(root.dataset.secondsLeft) * 1000;
+
+  var connection = document.querySelector(".connection");
+  var connectionText = document.getElementById("connection-text");
+  var announcer = document.getElementById("announcer");
+  var countdown = document.getElementById("countdown");
+  var leaving = false;
+  var pollTimer = null;
+
+  function announce(text) {
+    announcer.textContent = text;
+  }
+
+  function showStatus(payment) {
+    if (leaving || !payment || payment.status === "pending") return;
+    leaving = true;
+    announce(payment.status === "paid" ? "Pagamento confirmado!" : "O código PIX expirou.");
+    // The same URL now renders the paid or expired page.
+    window.location.replace(pageUrl);
+  }
+
+  function checkStatus() {
+    return fetch(statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) { if (body) showStatus(body.payment); })
+      .catch(function () { /* offline: the next poll or reconnect tries again */ });
+  }
+
+  function setConnection(state, text) {
+    connection.dataset.state = state;
+    connectionText.textContent = text;
+  }
+
+  function startPolling() {
+    if (pollTimer === null) pollTimer = window.setInterval(checkStatus, POLL_MS);
+  }
+
+  function stopPolling() {
+    window.clearInterval(pollTimer);
+    pollTimer = null;
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function tick() {
+    var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    var hours = Math.floor(left / 3600);
+    var minutes = Math.floor((left % 3600) / 60);
+    var clock = (hours ? hours + ":" + pad(minutes) : pad(minutes)) + ":" + pad(left % 60);
+    countdown.textContent = clock;
+    countdown.setAttribute("datetime", "PT" + left + "S");
+    if (left === 60) announce("Falta um minuto para o código expirar.");
+    if (left === 0) checkStatus();
+  }
+
+  var socket = io({ transports: ["websocket", "polling"] });
+  socket.on("connect", function () {
+    stopPolling();
+    setConnection("connected", "Conectado · atualização automática");
+    socket.emit("subscribe", { token: token });
+  });
+  socket.on("disconnect", function () {
+    setConnection("reconnecting", "Reconectando… verificando o pagamento a cada 3 s");
+    startPolling();
+  });
+  socket.on("connect_error", function () {
+    setConnection("reconnecting", "Sem conexão ao vivo · verificando o pagamento a cada 3 s");
+    startPolling();
+  });
+  socket.on("payment_status", showStatus);
+
+  document.getElementById("copy-button").addEventListener("click", function () {
+    var field = document.getElementById("copy-paste");
+    var done = function () { announce("Código PIX copiado!"); this.textContent = "Copiado!"; }.bind(this);
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+    } else {
+      field.select();
+      if (document.execCommand("copy")) done();
+    }
+  });
+
+  tick();
+  window.setInterval(tick, 1000);
+})();

@@ -1,0 +1,28 @@
+"""Jinja filters for the buyer's pages: Brazilian money, dates and countdowns."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Flask
+
+from pix.money import format_brl
+
+
+def clock(seconds: int) -> str:
+    """29:59 or 1:29:59, as the countdown shows it."""
+    hours, rest = divmod(max(0, seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+
+
+def register_template_filters(app: Flask) -> None:
+    """Make brl, local_datetime and clock available to templates."""
+    display_zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
+
+    def local_datetime(moment: datetime) -> str:
+        return format_datetime(moment, "dd/MM/yyyy 'às' HH:mm", tzinfo=display_zone, locale="pt_BR")
+
+    app.add_template_filter(format_brl, "brl")
+    app.add_template_filter(local_datetime, "local_datetime")
+    app.add_template_filter(clock, "clock")
