@@ -1,0 +1,67 @@
+"""Settings come from defaults, then the environment, then create_app's mapping; unsafe ones stop startup."""
+
+from typing import Any
+
+import pytest
+
+from app import create_app
+from config import DEVELOPMENT_PIX_KEY, ConfigError
+from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET
+
+PRODUCTION_SECRET = "whsec_cHJvZHVjdGlvbi1zZWNyZXQtZm9yLXRlc3RzLW9ubHk="
+
+
+def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, app_config: dict[str, Any]) -> None:
+    monkeypatch.setenv("PIX_MERCHANT_NAME", "Padaria São João")
+    monkeypatch.setenv("PIX_MAX_VALUE", "50.00")
+    app = create_app(app_config)
+    assert app.config["PIX_MERCHANT"].name == "Padaria Sao Joao"
+    response = app.test_client().post("/payments/pix", json={"value": 51})
+    assert response.status_code == 400
+
+
+def test_mapping_overrides_environment(monkeypatch: pytest.MonkeyPatch, app_config: dict[str, Any]) -> None:
+    monkeypatch.setenv("PIX_MERCHANT_CITY", "RECIFE")
+    app = create_app(app_config | {"PIX_MERCHANT_CITY": "NATAL"})
+    assert app.config["PIX_MERCHANT"].city == "NATAL"
+
+
+def test_development_ships_a_working_secret(app_config: dict[str, Any]) -> None:
+    assert create_app(app_config).config["PIX_WEBHOOK_SECRET"] == DEVELOPMENT_WEBHOOK_SECRET
+
+
+def test_production_refuses_the_development_secret(app_config: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="PIX_WEBHOOK_SECRET"):
+        create_app(app_config | {"APP_ENV": "production", "PIX_KEY": "fulano@example.com"})
+
+
+def test_production_refuses_the_example_pix_key(app_config: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="PIX_KEY"):
+        create_app(app_config | {"APP_ENV": "production", "PIX_WEBHOOK_SECRET": PRODUCTION_SECRET})
+
+
+def test_production_starts_with_its_own_secret_and_key(monkeypatch: pytest.MonkeyPatch, app_config: dict) -> None:
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("PIX_WEBHOOK_SECRET", PRODUCTION_SECRET)
+    monkeypatch.setenv("PIX_KEY", "52998224725")
+    app = create_app(app_config)
+    assert app.config["PIX_MERCHANT"].key == "52998224725"
+    assert app.config["PIX_MERCHANT"].key != DEVELOPMENT_PIX_KEY
+    assert app.test_client().get("/").status_code == 404  # no demo form in production
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("PIX_WEBHOOK_SECRET", "not-a-secret"),
+        ("PIX_WEBHOOK_SECRET", "whsec_!!!"),
+        ("PIX_WEBHOOK_SECRET", "whsec_c2hvcnQ="),
+        ("PIX_KEY", "12345678900"),
+        ("PIX_MERCHANT_CITY", "Cidade Com Nome Longo Demais"),
+        ("PIX_MAX_VALUE", "zero"),
+        ("PIX_EXPIRATION_MINUTES", "-5"),
+    ],
+)
+def test_unusable_settings_stop_startup(app_config: dict[str, Any], setting: str, value: str) -> None:
+    with pytest.raises(ConfigError):
+        create_app(app_config | {setting: value})

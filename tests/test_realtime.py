@@ -1,0 +1,87 @@
+"""Socket.IO: one room per payment, joined with the page token, status sent on subscribe."""
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_socketio import SocketIOTestClient
+
+from extensions import socketio
+
+
+def statuses(socket: SocketIOTestClient) -> list[dict[str, Any]]:
+    return [event["args"][0] for event in socket.get_received() if event["name"] == "payment_status"]
+
+
+def test_subscribing_sends_the_current_status_at_once(socket_client, make_payment: Callable, token_of) -> None:
+    payment = make_payment(1500)
+    ack = socket_client.emit("subscribe", {"token": token_of(payment)}, callback=True)
+    assert ack["ok"] is True
+    [status] = statuses(socket_client)
+    assert status["id"] == payment["id"]
+    assert status["status"] == "pending"
+    assert status["value"] == 1500
+
+
+def test_confirmation_reaches_the_subscribed_page(socket_client, make_payment, confirm, token_of) -> None:
+    payment = make_payment()
+    socket_client.emit("subscribe", {"token": token_of(payment)})
+    socket_client.get_received()
+    confirm(payment)
+    [status] = statuses(socket_client)
+    assert (status["id"], status["status"], status["paid"]) == (payment["id"], "paid", True)
+    assert status["paid_at"] is not None
+
+
+def test_confirmation_before_subscribing_is_not_lost(socket_client, make_payment, confirm, token_of) -> None:
+    payment = make_payment()
+    confirm(payment)
+    socket_client.emit("subscribe", {"token": token_of(payment)})
+    assert [s["status"] for s in statuses(socket_client)] == ["paid"]
+
+
+def test_expired_payment_is_reported_on_subscribe(socket_client, make_payment, expire, token_of) -> None:
+    payment = make_payment()
+    expire(payment)
+    socket_client.emit("subscribe", {"token": token_of(payment)})
+    assert [s["status"] for s in statuses(socket_client)] == ["expired"]
+
+
+def test_event_for_one_payment_never_reaches_another_page(
+    app: Flask, client: FlaskClient, make_payment: Callable, confirm: Callable, token_of: Callable
+) -> None:
+    watched, other = make_payment(), make_payment()
+    page_a = socketio.test_client(app, flask_test_client=client)
+    page_b = socketio.test_client(app, flask_test_client=client)
+    bystander = socketio.test_client(app, flask_test_client=client)
+    page_a.emit("subscribe", {"token": token_of(watched)})
+    page_b.emit("subscribe", {"token": token_of(other)})
+    for page in (page_a, page_b, bystander):
+        page.get_received()
+
+    confirm(watched)
+
+    assert [s["id"] for s in statuses(page_a)] == [watched["id"]]
+    assert statuses(page_b) == []
+    assert statuses(bystander) == []
+
+
+def test_unknown_or_malformed_tokens_join_nothing(socket_client, make_payment, confirm) -> None:
+    payment = make_payment()
+    for data in ({"token": "guess"}, {"token": str(payment["id"])}, {"token": 1}, "token", None, {}):
+        ack = socket_client.emit("subscribe", data, callback=True)
+        assert ack["ok"] is False
+    confirm(payment)
+    assert statuses(socket_client) == []
+
+
+def test_status_endpoint_serves_polling_pages(client: FlaskClient, make_payment, confirm, token_of) -> None:
+    payment = make_payment()
+    url = f"/payments/pix/{token_of(payment)}/status"
+    assert client.get(url).get_json()["payment"]["status"] == "pending"
+    confirm(payment)
+    response = client.get(url)
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.get_json()["payment"]["status"] == "paid"
+    assert "bank_payment_id" not in response.get_json()["payment"]
