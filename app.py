@@ -1,13 +1,13 @@
 """Composition root of the PIX checkout: create_app() and the `python app.py` server."""
 
 import os
+import warnings
+
+# The project chose eventlet knowingly; its import-time deprecation notice only alarms operators.
+warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
 
 if __name__ == "__main__" and os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") == "eventlet":
     # Patch the standard library before anything imports it, so sockets and locks cooperate with eventlet.
-    import warnings
-
-    # The project chose eventlet knowingly; its import-time deprecation notice only alarms operators.
-    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()
@@ -98,7 +98,7 @@ def main() -> None:
     base = f"http://{host}:{port}"
     log.info("PIX checkout (%s) serving on %s", app.config["APP_ENV"], base)
     log.info("Open %s/ to create a test payment and watch its page", base)
-    log.info("Confirm a payment as the bank would: flask --app app pix confirm <bank_payment_id> --url %s", base)
+    log.info("Confirm a payment as the bank would: .venv/bin/flask --app app pix confirm <bank_payment_id> --url %s", base)
     serve(app, host, port)
 
 
