@@ -98,7 +98,7 @@ def main() -> None:
     base = f"http://{host}:{port}"
     log.info("PIX checkout (%s) serving on %s", app.config["APP_ENV"], base)
     log.info("Open %s/ to create a test payment and watch its page", base)
-    log.info("Confirm a payment as the bank would: .venv/bin/flask --app app pix confirm <bank_payment_id> --url %s", base)
+    log.info("Confirm one as the bank would: .venv/bin/flask --app app pix confirm <bank_payment_id> --url %s", base)
     serve(app, host, port)
 
 
