@@ -7,7 +7,9 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     error.textContent = "";
-    var value = form.elements.value.value.trim().replace(",", ".");
+    // Brazilians write 1.500,00: drop thousands dots, then make the decimal comma a dot.
+    var typed = form.elements.value.value.trim();
+    var value = typed.indexOf(",") >= 0 ? typed.replace(/\./g, "").replace(",", ".") : typed;
     fetch(form.action, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
