@@ -23,7 +23,7 @@ from sqlalchemy import event
 from config import load_settings
 from db_models import db
 from extensions import socketio
-from routes import api, pages
+from routes import api, docs, pages
 from routes.commands import register_commands
 from routes.errors import register_error_handlers
 from templating import register_template_filters
@@ -73,6 +73,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(docs.bp)
 
 
 def serve(app: Flask, host: str, port: int) -> None:

@@ -17,6 +17,7 @@ from db_models import Payment, db
 from db_models.base import now_utc
 from extensions import socketio
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
+from tests.live_server import LiveServer
 
 CONFIRMATION_URL = "/payments/pix/confirmation"
 
@@ -127,3 +128,12 @@ def expire(app: Flask) -> Callable[[dict[str, Any]], None]:
             db.session.commit()
 
     return run_out
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A real eventlet server shared by the tests that only add payments to it."""
+    server = LiveServer(tmp_path_factory.mktemp("live-server"))
+    server.start()
+    yield server
+    server.stop()

@@ -80,8 +80,13 @@
   socket.on("payment_status", showStatus);
 
   document.getElementById("copy-button").addEventListener("click", function () {
+    var button = this;
     var field = document.getElementById("copy-paste");
-    var done = function () { announce("Código PIX copiado!"); this.textContent = "Copiado!"; }.bind(this);
+    var done = function () {
+      announce("Código PIX copiado!");
+      button.textContent = "Copiado!";
+      window.setTimeout(function () { button.textContent = "Copiar código"; }, 3000);
+    };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
     } else {

@@ -1,0 +1,120 @@
+"""The buyer's page in a real browser against the real eventlet server, as a buyer sees it."""
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.live_server import LiveServer
+
+PAID_WITHIN_MS = 2000
+
+
+def wait_connected(page: Page) -> None:
+    expect(page.locator(".connection")).to_have_attribute("data-state", "connected", timeout=5000)
+
+
+def move_deadline(server: LiveServer, payment: dict, seconds_from_now: float) -> None:
+    """Change a payment's deadline straight in the server's database, as time passing would."""
+    deadline = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=seconds_from_now)
+    with sqlite3.connect(server.database) as connection:
+        connection.execute("UPDATE payments SET expiration_date = ? WHERE id = ?", (deadline, payment["id"]))
+
+
+def test_pending_page_shows_qr_amount_countdown_and_live_connection(live_server: LiveServer, page: Page) -> None:
+    payment = live_server.create_payment(1500)
+    page.goto(payment["page_url"])
+    qr = page.get_by_role("img", name="QR Code PIX")
+    expect(qr).to_be_visible()
+    assert qr.evaluate("image => image.complete && image.naturalWidth > 0")
+    expect(page.locator(".amount")).to_have_text("R$\xa01.500,00")
+    wait_connected(page)
+    expect(page.locator(".connection")).to_contain_text("Conectado")
+    first = page.locator("#countdown").text_content()
+    expect(page.locator("#countdown")).not_to_have_text(first, timeout=2500)
+
+
+def test_confirmation_moves_the_page_to_paid_within_two_seconds(live_server: LiveServer, page: Page) -> None:
+    payment = live_server.create_payment("49.90")
+    page.goto(payment["page_url"])
+    wait_connected(page)
+    assert live_server.confirm(payment)[0] == 200
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=PAID_WITHIN_MS)
+    expect(page.locator("body")).to_contain_text("R$\xa049,90")
+
+
+def test_payment_confirmed_before_the_page_opens_shows_paid_at_once(live_server: LiveServer, page: Page) -> None:
+    payment = live_server.create_payment()
+    live_server.confirm(payment)
+    page.goto(payment["page_url"])
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=500)
+
+
+def test_confirming_one_payment_moves_only_its_page(live_server: LiveServer, context: BrowserContext, page: Page):
+    confirmed, waiting = live_server.create_payment(10), live_server.create_payment(20)
+    other_page = context.new_page()
+    page.goto(confirmed["page_url"])
+    other_page.goto(waiting["page_url"])
+    wait_connected(page)
+    wait_connected(other_page)
+    live_server.confirm(confirmed)
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=PAID_WITHIN_MS)
+    other_page.wait_for_timeout(1000)
+    expect(other_page.get_by_role("heading", name="Pague com PIX")).to_be_visible()
+    assert other_page.url == waiting["page_url"]
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server this test may stop and start again."""
+    server = LiveServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_page_survives_a_server_restart(own_server: LiveServer, page: Page) -> None:
+    payment = own_server.create_payment()
+    page.goto(payment["page_url"])
+    wait_connected(page)
+    own_server.stop()
+    expect(page.locator(".connection")).to_have_attribute("data-state", "reconnecting", timeout=5000)
+    own_server.start()
+    assert own_server.confirm(payment)[0] == 200
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=10_000)
+
+
+def test_expired_payment_shows_the_expired_page(live_server: LiveServer, page: Page) -> None:
+    payment = live_server.create_payment()
+    move_deadline(live_server, payment, -1)
+    page.goto(payment["page_url"])
+    expect(page.get_by_role("heading", name="Pagamento expirado")).to_be_visible()
+
+
+def test_page_left_open_switches_to_expired(live_server: LiveServer, page: Page) -> None:
+    payment = live_server.create_payment()
+    move_deadline(live_server, payment, 3)
+    page.goto(payment["page_url"])
+    wait_connected(page)
+    expect(page.get_by_role("heading", name="Pagamento expirado")).to_be_visible(timeout=8000)
+
+
+def test_unknown_page_is_a_404_page(live_server: LiveServer, page: Page) -> None:
+    response = page.goto(f"{live_server.url}/payments/pix/no-such-token")
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", name="Pagamento não encontrado")).to_be_visible()
+
+
+def test_copy_button_puts_the_exact_br_code_on_the_clipboard(
+    live_server: LiveServer, context: BrowserContext, page: Page
+) -> None:
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    payment = live_server.create_payment("1234.56")
+    page.goto(payment["page_url"])
+    page.get_by_role("button", name="Copiar código").click()
+    expect(page.get_by_role("button", name="Copiado!")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == payment["pix_copy_paste"]
+    expect(page.locator("#announcer")).to_have_text("Código PIX copiado!")

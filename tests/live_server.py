@@ -1,0 +1,87 @@
+"""The real server, started as `make run` starts it (`python app.py`, eventlet), on a free loopback port."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from config import DEFAULTS
+from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LiveServer:
+    """One `python app.py` process with its own SQLite database, which can be stopped and started again."""
+
+    def __init__(self, workdir: Path, **settings: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database = workdir / "live.db"
+        self.log_path = workdir / "server.log"
+        self.env = {k: v for k, v in os.environ.items() if k not in DEFAULTS}
+        self.env |= {"HOST": "127.0.0.1", "PORT": str(self.port), "DATABASE_URL": f"sqlite:///{self.database}"}
+        self.env |= settings
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20) -> None:
+        """Start the server and wait until /health answers."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py"], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not answer within {timeout} s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        """Stop the server; its database stays."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple:
+        """(status, parsed JSON body) of a request to the server."""
+        request = urllib.request.Request(f"{self.url}{path}", body, headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def create_payment(self, value: Any = 1500) -> dict[str, Any]:
+        """A new payment, created through the API."""
+        body = json.dumps({"value": value}).encode()
+        status, answer = self.request("POST", "/payments/pix", body, {"Content-Type": "application/json"})
+        assert status == 201, answer
+        return answer["payment"]
+
+    def confirm(self, payment: dict[str, Any], secret: str = DEVELOPMENT_WEBHOOK_SECRET) -> tuple:
+        """Send the bank's signed confirmation for payment."""
+        body = json.dumps({"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]}).encode()
+        headers = sign_webhook(secret, body) | {"Content-Type": "application/json"}
+        return self.request("POST", "/payments/pix/confirmation", body, headers)

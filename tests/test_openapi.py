@@ -1,0 +1,60 @@
+"""/openapi.json describes exactly the app's routes, and the live server keeps every promise it makes."""
+
+import itertools
+import re
+
+import pytest
+import schemathesis
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.generation.modes import GenerationMode
+
+from tests.live_server import LiveServer
+
+# Routes that are not part of the API contract: the static files, the demo form and the docs themselves.
+UNDOCUMENTED = {"static", "pages.index", "docs.openapi", "docs.swagger_ui"}
+
+
+def app_operations(app: Flask) -> set[tuple[str, str]]:
+    operations = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED:
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        operations |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return operations
+
+
+def test_document_and_routes_cannot_drift(app: Flask, client: FlaskClient) -> None:
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.1")
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert documented == app_operations(app)
+
+
+def test_docs_page_renders_from_local_files(client: FlaskClient) -> None:
+    html = client.get("/docs").get_data(as_text=True)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
+    assert "https://" not in html
+    assert client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+@pytest.mark.timeout(300)
+def test_live_server_conforms_to_its_document(live_server: LiveServer) -> None:
+    """Valid and invalid generated input: never a 5xx; status, content type and body always as documented."""
+    schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == len(schema.raw_schema["paths"])
+
+    for operation, mode in itertools.product(operations, GenerationMode):
+        raw = schema.raw_schema["paths"][operation.path][operation.method.lower()]
+        if mode is GenerationMode.NEGATIVE and not (raw.get("parameters") or raw.get("requestBody")):
+            continue  # nothing to make invalid
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def responses_conform(case: schemathesis.Case) -> None:
+            case.call_and_validate()
+
+        responses_conform()
