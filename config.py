@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "SOCKETIO_MESSAGE_QUEUE": None,
     "DISPLAY_TIMEZONE": "America/Sao_Paulo",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    "TRUSTED_HOSTS": None,
 }
 
 
@@ -42,6 +43,9 @@ def load_settings(overrides: Mapping[str, Any] | None, instance_path: str) -> di
         Path(instance_path).mkdir(parents=True, exist_ok=True)
         settings["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'pix_checkout.db'}"
     settings["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    if isinstance(settings["TRUSTED_HOSTS"], str):
+        # page_url and friends are built from the Host header: only answer to the shop's own names.
+        settings["TRUSTED_HOSTS"] = [host.strip() for host in settings["TRUSTED_HOSTS"].split(",") if host.strip()]
     try:
         settings["PIX_MERCHANT"] = load_merchant(
             settings["PIX_KEY"], settings["PIX_MERCHANT_NAME"], settings["PIX_MERCHANT_CITY"]

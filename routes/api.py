@@ -1,7 +1,6 @@
 """The JSON API: create a payment, the bank's confirmation webhook, QR images, status and health."""
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from werkzeug.exceptions import NotFound
 
 from pix.qr import render_qr_png
 from pix.signatures import InvalidSignatureError, verify_webhook
@@ -66,7 +65,7 @@ def qr_code(name: str) -> Response:
     """The payment's QR code as a PNG, rendered in memory and cached by the browser."""
     payment = get_payment_by_token(name.removeprefix(QR_CODE_PREFIX)) if name.startswith(QR_CODE_PREFIX) else None
     if payment is None:
-        raise NotFound("no QR code has this name")
+        raise ApiError(404, "qr_code_not_found", "no QR code has this name")
     response = Response(render_qr_png(payment.pix_copy_paste), mimetype="image/png")
     # The name is unguessable and its image never changes, so browsers keep it.
     response.cache_control.private = True
@@ -81,7 +80,7 @@ def payment_status(token: str) -> Response:
     """The payment's status, for pages whose live connection is down."""
     payment = get_payment_by_token(token)
     if payment is None:
-        raise NotFound("no payment has this token")
+        raise ApiError(404, "payment_not_found", "no payment has this token")
     response = jsonify(payment=payment_status_json(payment))
     response.cache_control.no_store = True
     return response

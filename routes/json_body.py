@@ -14,14 +14,28 @@ def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which duplicate wins, so a body with one means different things to different readers.
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate keys")
+    return dict(pairs)
+
+
 def json_object(raw: bytes) -> dict[str, Any]:
     """The request body as a JSON object, or a 415/400 ApiError that says what is wrong."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
-        body = json.loads(raw, parse_float=Decimal, parse_int=Decimal, parse_constant=_refuse_constant)
+        body = json.loads(
+            raw,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_refuse_duplicate_keys,
+        )
     except (ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid UTF-8 JSON") from None
+        raise ApiError(400, "invalid_json", "the body is not valid UTF-8 JSON without duplicate keys") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
     return body

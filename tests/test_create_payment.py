@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import create_app
 from db_models import Payment, PaymentStatus, db
 from repository.payments import create_payment
 
@@ -129,3 +130,17 @@ def test_refused_input_writes_nothing(app: Flask, client: FlaskClient) -> None:
     client.post("/payments/pix", data=b"null", content_type="application/json")
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count()).select_from(Payment)) == 0
+
+
+def test_duplicate_keys_are_refused(client: FlaskClient) -> None:
+    response = client.post("/payments/pix", data=b'{"value": 1500, "value": 2}', content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
+
+
+def test_trusted_hosts_keep_forged_hosts_out_of_payment_links(app_config: dict[str, Any]) -> None:
+    client = create_app(app_config | {"TRUSTED_HOSTS": "loja.example.com"}).test_client()
+    forged = client.post("/payments/pix", json={"value": 10}, headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    good = client.post("/payments/pix", json={"value": 10}, headers={"Host": "loja.example.com"})
+    assert good.get_json()["payment"]["page_url"].startswith("http://loja.example.com/")
