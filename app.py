@@ -18,17 +18,21 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from db_models import db
-from extensions import socketio
+from extensions import limiter, migrate, socketio
 from routes import api, docs, pages
 from routes.commands import register_commands
 from routes.errors import register_error_handlers
 from templating import register_template_filters
 
 log = logging.getLogger("pix_checkout")
+
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
 MAX_GREEN_THREADS = 20_000
 LISTEN_BACKLOG = 2048
@@ -38,6 +42,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app: defaults, then the environment, then config."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_settings(config, app.instance_path))
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -54,16 +61,20 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the database and Socket.IO to app and create missing tables."""
+    """Bind the database, migrations, rate limits and Socket.IO to app."""
     db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _enable_sqlite_wal)
-        db.create_all()
+        if app.config["AUTO_MIGRATE"]:
+            upgrade(directory=MIGRATIONS)
+    limiter.init_app(app)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        channel=app.config["SOCKETIO_CHANNEL"],
     )
 
 

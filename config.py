@@ -16,6 +16,7 @@ DEVELOPMENT_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
 DEFAULTS: dict[str, Any] = {
     "APP_ENV": "development",
     "DATABASE_URL": None,
+    "AUTO_MIGRATE": None,
     "PIX_WEBHOOK_SECRET": DEVELOPMENT_WEBHOOK_SECRET,
     "PIX_KEY": DEVELOPMENT_PIX_KEY,
     "PIX_MERCHANT_NAME": "Loja Exemplo",
@@ -24,10 +25,19 @@ DEFAULTS: dict[str, Any] = {
     "PIX_EXPIRATION_MINUTES": "30",
     "SOCKETIO_ASYNC_MODE": "eventlet",
     "SOCKETIO_MESSAGE_QUEUE": None,
+    "SOCKETIO_CHANNEL": "pix-checkout",
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": None,
+    "RATELIMIT_KEY_PREFIX": "pix-checkout",
+    "PIX_CREATE_RATE_LIMIT": "60 per minute",
+    "PIX_CONFIRM_RATE_LIMIT": "600 per minute",
+    "PROXY_FIX_HOPS": 0,
+    "TRUSTED_HOSTS": None,
     "DISPLAY_TIMEZONE": "America/Sao_Paulo",
     "MAX_CONTENT_LENGTH": 64 * 1024,
-    "TRUSTED_HOSTS": None,
 }
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
 
 
 class ConfigError(RuntimeError):
@@ -39,13 +49,31 @@ def load_settings(overrides: Mapping[str, Any] | None, instance_path: str) -> di
     settings = dict(DEFAULTS)
     settings.update({name: os.environ[name] for name in DEFAULTS if name in os.environ})
     settings.update(overrides or {})
-    if not settings["DATABASE_URL"]:
+    _database(settings, instance_path)
+    _pix(settings)
+    _deployment(settings)
+    if settings["APP_ENV"] == "production":
+        _refuse_development_values(settings)
+    return settings
+
+
+def _database(settings: dict[str, Any], instance_path: str) -> None:
+    url = settings["DATABASE_URL"]
+    if not url:
         Path(instance_path).mkdir(parents=True, exist_ok=True)
-        settings["DATABASE_URL"] = f"sqlite:///{Path(instance_path) / 'pix_checkout.db'}"
-    settings["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
-    if isinstance(settings["TRUSTED_HOSTS"], str):
-        # page_url and friends are built from the Host header: only answer to the shop's own names.
-        settings["TRUSTED_HOSTS"] = [host.strip() for host in settings["TRUSTED_HOSTS"].split(",") if host.strip()]
+        url = f"sqlite:///{Path(instance_path) / 'pix_checkout.db'}"
+    # pg8000 is pure Python, so under eventlet its socket waits yield to other clients instead of blocking them.
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            url = "postgresql+pg8000://" + url.removeprefix(plain)
+    settings["DATABASE_URL"] = settings["SQLALCHEMY_DATABASE_URI"] = url
+    embedded = url.startswith("sqlite")
+    # Only the embedded database migrates itself; shared databases migrate once, by `flask db upgrade`.
+    auto = settings["AUTO_MIGRATE"]
+    settings["AUTO_MIGRATE"] = embedded if auto is None else _boolean(auto, "AUTO_MIGRATE")
+
+
+def _pix(settings: dict[str, Any]) -> None:
     try:
         settings["PIX_MERCHANT"] = load_merchant(
             settings["PIX_KEY"], settings["PIX_MERCHANT_NAME"], settings["PIX_MERCHANT_CITY"]
@@ -59,9 +87,31 @@ def load_settings(overrides: Mapping[str, Any] | None, instance_path: str) -> di
     settings["PIX_MAX_VALUE"] = _positive_decimal(settings["PIX_MAX_VALUE"], "PIX_MAX_VALUE")
     minutes = _positive_decimal(settings["PIX_EXPIRATION_MINUTES"], "PIX_EXPIRATION_MINUTES")
     settings["PIX_EXPIRES_IN"] = timedelta(minutes=float(minutes))
-    if settings["APP_ENV"] == "production":
-        _refuse_development_values(settings)
-    return settings
+
+
+def _deployment(settings: dict[str, Any]) -> None:
+    settings["RATELIMIT_ENABLED"] = _boolean(settings["RATELIMIT_ENABLED"], "RATELIMIT_ENABLED")
+    queue = settings["SOCKETIO_MESSAGE_QUEUE"]
+    if not settings["RATELIMIT_STORAGE_URI"]:
+        # Several processes must count together, so share the Redis that already carries their events.
+        settings["RATELIMIT_STORAGE_URI"] = queue if queue and queue.startswith("redis") else "memory://"
+    settings["RATELIMIT_HEADERS_ENABLED"] = True
+    try:
+        settings["PROXY_FIX_HOPS"] = int(settings["PROXY_FIX_HOPS"])
+    except ValueError:
+        raise ConfigError(f"PROXY_FIX_HOPS must be a whole number, got {settings['PROXY_FIX_HOPS']!r}") from None
+    if isinstance(settings["TRUSTED_HOSTS"], str):
+        # page_url and friends are built from the Host header: only answer to the shop's own names.
+        settings["TRUSTED_HOSTS"] = [host.strip() for host in settings["TRUSTED_HOSTS"].split(",") if host.strip()]
+
+
+def _boolean(raw: object, name: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    if word in TRUE_WORDS | FALSE_WORDS:
+        return word in TRUE_WORDS
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
 def _positive_decimal(raw: object, name: str) -> Decimal:

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db_models.base import UTCDateTime, db, now_utc
@@ -22,6 +22,10 @@ class Payment(db.Model):
     """One PIX charge: its amount, BR Code, secret page token and lifecycle."""
 
     __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("value_cents > 0", name="value_positive"),
+        CheckConstraint("status IN ('pending', 'paid')", name="status_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Integer cents are exact on every database; SQLite has no exact decimal type.

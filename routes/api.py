@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from extensions import limiter
 from pix.qr import render_qr_png
 from pix.signatures import InvalidSignatureError, verify_webhook
 from repository.payments import (
@@ -25,6 +26,7 @@ QR_CACHE_SECONDS = 24 * 60 * 60
 
 
 @bp.post("/payments/pix")
+@limiter.limit(lambda: current_app.config["PIX_CREATE_RATE_LIMIT"])
 def create_pix_payment() -> tuple[Response, int]:
     """Create a pending payment and return its BR Code, QR image and page URLs."""
     body = json_object(request.get_data())
@@ -34,6 +36,7 @@ def create_pix_payment() -> tuple[Response, int]:
 
 
 @bp.post("/payments/pix/confirmation")
+@limiter.limit(lambda: current_app.config["PIX_CONFIRM_RATE_LIMIT"])
 def confirm_pix_payment() -> Response:
     """The bank's signed webhook: mark the payment paid once and tell its waiting page."""
     raw = request.get_data()

@@ -1,0 +1,28 @@
+"""Flask-Limiter on payment creation and confirmation: 429 with Retry-After, limits from config."""
+
+from typing import Any
+
+from app import create_app
+
+
+def test_creation_over_the_limit_gets_429_with_retry_after(app_config: dict[str, Any]) -> None:
+    client = create_app(app_config | {"PIX_CREATE_RATE_LIMIT": "2 per minute"}).test_client()
+    statuses = [client.post("/payments/pix", json={"value": 10}).status_code for _ in range(3)]
+    assert statuses == [201, 201, 429]
+    refused = client.post("/payments/pix", json={"value": 10})
+    assert refused.get_json()["error"]["code"] == "too_many_requests"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_confirmation_has_its_own_limit(app_config: dict[str, Any], signed_headers: Any) -> None:
+    client = create_app(app_config | {"PIX_CONFIRM_RATE_LIMIT": "1 per minute"}).test_client()
+    raw = b'{"bank_payment_id": "unknown", "value": 1}'
+    assert client.post("/payments/pix/confirmation", data=raw, headers=signed_headers(raw)).status_code == 404
+    assert client.post("/payments/pix/confirmation", data=raw, headers=signed_headers(raw)).status_code == 429
+    assert client.post("/payments/pix", json={"value": 10}).status_code == 201
+
+
+def test_limits_can_be_switched_off(app_config: dict[str, Any]) -> None:
+    client = create_app(app_config | {"PIX_CREATE_RATE_LIMIT": "1 per minute", "RATELIMIT_ENABLED": "false"})
+    statuses = {client.test_client().post("/payments/pix", json={"value": 10}).status_code for _ in range(3)}
+    assert statuses == {201}

@@ -1,0 +1,172 @@
+"""Several real server processes on PostgreSQL and Redis behave as one checkout."""
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import socketio
+from sqlalchemy import create_engine, text
+
+from tests.live_server import REPO_ROOT, LiveServer
+from tests.services import fresh_postgres_database, redis_url
+
+JSON = {"Content-Type": "application/json"}
+
+
+def migrate(database_url: str) -> None:
+    """Apply the migrations with the documented command, as an operator would before starting processes."""
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        cwd=REPO_ROOT,
+        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def database_url() -> Iterator[str]:
+    with fresh_postgres_database() as url:
+        migrate(url)
+        yield url
+
+
+def start_processes(tmp_path: Path, count: int, **settings: str) -> list[LiveServer]:
+    """count server processes sharing one database and one Redis channel."""
+    shared = {"SOCKETIO_MESSAGE_QUEUE": redis_url(), "SOCKETIO_CHANNEL": f"pix-test-{uuid.uuid4().hex}"} | settings
+    servers = []
+    for number in range(count):
+        workdir = tmp_path / f"process-{number}"
+        workdir.mkdir()
+        server = LiveServer(workdir, **shared)
+        server.start()
+        servers.append(server)
+    return servers
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[list[LiveServer]]:
+    servers = start_processes(tmp_path_factory.mktemp("cluster"), 2, DATABASE_URL=database_url)
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def watch(server: LiveServer, payment: dict) -> tuple[socketio.Client, list[str]]:
+    """A page connected to server, subscribed to payment; returns the statuses it receives."""
+    statuses: list[str] = []
+    client = socketio.Client(reconnection=False)
+    client.on("payment_status", lambda data: statuses.append(data["status"]))
+    client.connect(server.url, transports=["websocket"], wait_timeout=10)
+    ack = client.call("subscribe", {"token": payment["page_url"].rsplit("/", 1)[1]}, timeout=10)
+    assert ack["ok"] is True
+    return client, statuses
+
+
+def wait_for(condition: object, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():  # type: ignore[operator]
+        time.sleep(0.02)
+
+
+def test_confirmation_on_one_process_reaches_a_page_on_another(two_processes: list[LiveServer]) -> None:
+    first, second = two_processes
+    payment = first.create_payment(25)
+    bystander_payment = first.create_payment(30)
+    page, statuses = watch(first, payment)
+    bystander, bystander_statuses = watch(second, bystander_payment)
+    try:
+        assert second.confirm(payment)[0] == 200
+        wait_for(lambda: "paid" in statuses)
+        time.sleep(0.5)  # room for a duplicate to show up
+        assert statuses == ["pending", "paid"]
+        assert bystander_statuses == ["pending"]
+    finally:
+        page.disconnect()
+        bystander.disconnect()
+
+
+def test_duplicate_confirmations_across_processes_give_one_event(two_processes: list[LiveServer]) -> None:
+    first = two_processes[0]
+    payment = first.create_payment(40)
+    page, statuses = watch(first, payment)
+    answers: list[str] = []
+
+    def confirm(server: LiveServer) -> None:
+        answers.append(server.confirm(payment)[1]["message"])
+
+    threads = [threading.Thread(target=confirm, args=(server,)) for server in two_processes * 5]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wait_for(lambda: "paid" in statuses)
+        time.sleep(0.5)
+        assert answers.count("The payment has been confirmed") == 1
+        assert statuses == ["pending", "paid"]
+    finally:
+        page.disconnect()
+
+
+def test_expiry_is_the_same_on_every_process(two_processes: list[LiveServer], database_url: str) -> None:
+    first, second = two_processes
+    payment = first.create_payment()
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+pg8000://"))
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE payments SET expiration_date = now() - interval '1 second' WHERE id = :id"),
+            {"id": payment["id"]},
+        )
+    engine.dispose()
+    token = payment["page_url"].rsplit("/", 1)[1]
+    for server in two_processes:
+        assert server.request("GET", f"/payments/pix/{token}/status")[1]["payment"]["status"] == "expired"
+    assert second.confirm(payment)[0] == 410
+
+
+def test_processes_share_rate_limits_through_redis(tmp_path: Path, database_url: str) -> None:
+    servers = start_processes(
+        tmp_path,
+        2,
+        DATABASE_URL=database_url,
+        RATELIMIT_ENABLED="true",
+        PIX_CREATE_RATE_LIMIT="2 per minute",
+        RATELIMIT_KEY_PREFIX=f"pix-test-{uuid.uuid4().hex}",
+    )
+    body, headers = b'{"value": 10}', {"Content-Type": "application/json"}
+    try:
+        statuses = [server.request("POST", "/payments/pix", body, headers)[0] for server in servers + servers]
+        assert statuses == [201, 201, 429, 429]
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_slow_query_does_not_stall_other_clients(two_processes: list[LiveServer], database_url: str) -> None:
+    """pg8000 waits cooperatively under eventlet: a request stuck on a lock leaves the others answering."""
+    server = two_processes[0]
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+pg8000://"))
+    created: list[int] = []
+    with engine.connect() as blocker:
+        blocker.execute(text("LOCK TABLE payments IN ACCESS EXCLUSIVE MODE"))
+        stuck = threading.Thread(
+            target=lambda: created.append(server.request("POST", "/payments/pix", b'{"value": 5}', JSON)[0])
+        )
+        stuck.start()
+        time.sleep(0.3)  # the creation is now waiting for the lock inside the server
+        started = time.monotonic()
+        status, health = server.request("GET", "/health")
+        answered_in = time.monotonic() - started
+        assert (status, health["database"], created) == (200, "ok", [])
+        assert answered_in < 0.5, f"another client waited {answered_in:.2f} s behind the stuck query"
+        blocker.rollback()
+    stuck.join(timeout=10)
+    engine.dispose()
+    assert created == [201]
