@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 run: $(VENV)/.installed-run
 	$(BIN)/python app.py
+
+# Apply the schema migrations to DATABASE_URL (the embedded SQLite database migrates itself at start).
+migrate: $(VENV)/.installed-run
+	$(BIN)/flask --app app db upgrade
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

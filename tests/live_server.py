@@ -24,12 +24,41 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class LiveServer:
+class CheckoutClient:
+    """The shop's and the bank's side of the API, over real HTTP, against any base URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple:
+        """(status, parsed JSON body) of a request to the server."""
+        request = urllib.request.Request(f"{self.url}{path}", body, headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def create_payment(self, value: Any = 1500) -> dict[str, Any]:
+        """A new payment, created through the API."""
+        body = json.dumps({"value": value}).encode()
+        status, answer = self.request("POST", "/payments/pix", body, {"Content-Type": "application/json"})
+        assert status == 201, answer
+        return answer["payment"]
+
+    def confirm(self, payment: dict[str, Any], secret: str = DEVELOPMENT_WEBHOOK_SECRET) -> tuple:
+        """Send the bank's signed confirmation for payment."""
+        body = json.dumps({"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]}).encode()
+        headers = sign_webhook(secret, body) | {"Content-Type": "application/json"}
+        return self.request("POST", "/payments/pix/confirmation", body, headers)
+
+
+class LiveServer(CheckoutClient):
     """One `python app.py` process with its own SQLite database, which can be stopped and started again."""
 
     def __init__(self, workdir: Path, **settings: str) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(f"http://127.0.0.1:{self.port}")
         self.database = workdir / "live.db"
         self.log_path = workdir / "server.log"
         self.env = {k: v for k, v in os.environ.items() if k not in DEFAULTS}
@@ -65,25 +94,3 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple:
-        """(status, parsed JSON body) of a request to the server."""
-        request = urllib.request.Request(f"{self.url}{path}", body, headers or {}, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"null")
-
-    def create_payment(self, value: Any = 1500) -> dict[str, Any]:
-        """A new payment, created through the API."""
-        body = json.dumps({"value": value}).encode()
-        status, answer = self.request("POST", "/payments/pix", body, {"Content-Type": "application/json"})
-        assert status == 201, answer
-        return answer["payment"]
-
-    def confirm(self, payment: dict[str, Any], secret: str = DEVELOPMENT_WEBHOOK_SECRET) -> tuple:
-        """Send the bank's signed confirmation for payment."""
-        body = json.dumps({"bank_payment_id": payment["bank_payment_id"], "value": payment["value"]}).encode()
-        headers = sign_webhook(secret, body) | {"Content-Type": "application/json"}
-        return self.request("POST", "/payments/pix/confirmation", body, headers)

@@ -1,7 +1,5 @@
 """Several real server processes on PostgreSQL and Redis behave as one checkout."""
 
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -9,25 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import socketio
 from sqlalchemy import create_engine, text
 
-from tests.live_server import REPO_ROOT, LiveServer
-from tests.services import fresh_postgres_database, redis_url
+from tests.cluster import migrate, start_processes, wait_for, watch
+from tests.live_server import LiveServer
+from tests.services import fresh_postgres_database
 
 JSON = {"Content-Type": "application/json"}
-
-
-def migrate(database_url: str) -> None:
-    """Apply the migrations with the documented command, as an operator would before starting processes."""
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=REPO_ROOT,
-        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +21,6 @@ def database_url() -> Iterator[str]:
     with fresh_postgres_database() as url:
         migrate(url)
         yield url
-
-
-def start_processes(tmp_path: Path, count: int, **settings: str) -> list[LiveServer]:
-    """count server processes sharing one database and one Redis channel."""
-    shared = {"SOCKETIO_MESSAGE_QUEUE": redis_url(), "SOCKETIO_CHANNEL": f"pix-test-{uuid.uuid4().hex}"} | settings
-    servers = []
-    for number in range(count):
-        workdir = tmp_path / f"process-{number}"
-        workdir.mkdir()
-        server = LiveServer(workdir, **shared)
-        server.start()
-        servers.append(server)
-    return servers
 
 
 @pytest.fixture(scope="module")
@@ -58,29 +31,12 @@ def two_processes(tmp_path_factory: pytest.TempPathFactory, database_url: str) -
         server.stop()
 
 
-def watch(server: LiveServer, payment: dict) -> tuple[socketio.Client, list[str]]:
-    """A page connected to server, subscribed to payment; returns the statuses it receives."""
-    statuses: list[str] = []
-    client = socketio.Client(reconnection=False)
-    client.on("payment_status", lambda data: statuses.append(data["status"]))
-    client.connect(server.url, transports=["websocket"], wait_timeout=10)
-    ack = client.call("subscribe", {"token": payment["page_url"].rsplit("/", 1)[1]}, timeout=10)
-    assert ack["ok"] is True
-    return client, statuses
-
-
-def wait_for(condition: object, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():  # type: ignore[operator]
-        time.sleep(0.02)
-
-
 def test_confirmation_on_one_process_reaches_a_page_on_another(two_processes: list[LiveServer]) -> None:
     first, second = two_processes
     payment = first.create_payment(25)
     bystander_payment = first.create_payment(30)
-    page, statuses = watch(first, payment)
-    bystander, bystander_statuses = watch(second, bystander_payment)
+    page, statuses = watch(first.url, payment)
+    bystander, bystander_statuses = watch(second.url, bystander_payment)
     try:
         assert second.confirm(payment)[0] == 200
         wait_for(lambda: "paid" in statuses)
@@ -95,7 +51,7 @@ def test_confirmation_on_one_process_reaches_a_page_on_another(two_processes: li
 def test_duplicate_confirmations_across_processes_give_one_event(two_processes: list[LiveServer]) -> None:
     first = two_processes[0]
     payment = first.create_payment(40)
-    page, statuses = watch(first, payment)
+    page, statuses = watch(first.url, payment)
     answers: list[str] = []
 
     def confirm(server: LiveServer) -> None:
