@@ -1,5 +1,7 @@
 """The JSON API: create a payment, the bank's confirmation webhook, QR images, status and health."""
 
+import logging
+
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from extensions import limiter
@@ -20,6 +22,7 @@ from routes.presenters import payment_json, payment_status_json
 from routes.realtime import publish_payment_status
 
 bp = Blueprint("api", __name__)
+log = logging.getLogger(__name__)
 
 QR_CODE_PREFIX = "qr_code_payment_"
 QR_CACHE_SECONDS = 24 * 60 * 60
@@ -42,7 +45,8 @@ def confirm_pix_payment() -> Response:
     raw = request.get_data()
     try:
         verify_webhook(current_app.config["PIX_WEBHOOK_SECRET"], raw, dict(request.headers))
-    except InvalidSignatureError:
+    except InvalidSignatureError as error:
+        log.warning("refused an unverified confirmation from %s: %s", request.remote_addr, error)
         raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature") from None
     body = json_object(raw)
     bank_payment_id = required_string(body, "bank_payment_id", 64)
@@ -54,8 +58,10 @@ def confirm_pix_payment() -> Response:
     except ValueMismatchError:
         raise ApiError(400, "value_mismatch", "value does not match the payment's value", "value") from None
     except PaymentExpiredError:
+        log.warning("confirmation for expired payment %s refused", bank_payment_id)
         raise ApiError(410, "payment_expired", "the payment expired before it was confirmed") from None
     if confirmation.transitioned:
+        log.info("payment %s confirmed", confirmation.payment.id)
         publish_payment_status(confirmation.payment)
         message = "The payment has been confirmed"
     else:
