@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate clean
+.PHONY: run test lint format migrate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ run: $(VENV)/.installed-run
 # Apply the schema migrations to DATABASE_URL (the embedded SQLite database migrates itself at start).
 migrate: $(VENV)/.installed-run
 	$(BIN)/flask --app app db upgrade
+
+# The load benchmark (minutes; BENCH_ARGS=--quick for a short run). Not part of `make test`.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python bench/load.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

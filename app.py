@@ -12,6 +12,7 @@ if __name__ == "__main__" and os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") 
 
     eventlet.monkey_patch()
 
+import gc
 import logging
 import resource
 from collections.abc import Mapping
@@ -98,6 +99,8 @@ def serve(app: Flask, host: str, port: int) -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
+    # Keep startup objects out of every later garbage collection: shorter pauses for all pages.
+    gc.freeze()
     eventlet.wsgi.server(listener, app, max_size=MAX_GREEN_THREADS, log_output=False)
 
 

@@ -47,4 +47,5 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after commit: responses are built from them without reloading every row.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})

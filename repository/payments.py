@@ -40,11 +40,16 @@ class Confirmation:
     transitioned: bool
 
 
+def to_cents(value: Decimal) -> int:
+    """Whole cents of an amount that has at most two decimal places."""
+    return int(value.scaleb(2))
+
+
 def create_payment(value: Decimal, merchant: Merchant, expires_in: timedelta) -> Payment:
     """Store a pending payment with its BR Code, unguessable page token and deadline."""
     txid = "".join(secrets.choice(TXID_ALPHABET) for _ in range(TXID_LENGTH))
     payment = Payment(
-        value_cents=int(value * 100),
+        value_cents=to_cents(value),
         status=PaymentStatus.PENDING,
         bank_payment_id=str(uuid.uuid4()),
         txid=txid,
@@ -71,26 +76,29 @@ def get_payment_by_bank_id(bank_payment_id: str) -> Payment | None:
 
 def confirm_payment(bank_payment_id: str, value: Decimal) -> Confirmation:
     """Mark a pending payment paid exactly once, however many confirmations race for it."""
+    now = now_utc()
+    # One conditional UPDATE: of concurrent confirmations, only one can match the pending row.
+    paid = db.session.execute(
+        update(Payment)
+        .where(
+            Payment.bank_payment_id == bank_payment_id,
+            Payment.value_cents == to_cents(value),
+            Payment.status == PaymentStatus.PENDING,
+            Payment.expiration_date > now,
+        )
+        .values(status=PaymentStatus.PAID, paid_at=now)
+        .returning(Payment),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    db.session.commit()
+    if paid is not None:
+        return Confirmation(paid, transitioned=True)
+    # Nothing matched: look at the payment only to tell the bank why.
     payment = get_payment_by_bank_id(bank_payment_id)
     if payment is None:
         raise PaymentNotFoundError(bank_payment_id)
     if payment.value != value:
         raise ValueMismatchError(f"expected {payment.value}, got {value}")
-    now = now_utc()
-    # A single conditional UPDATE: of concurrent confirmations, only one can match the pending row.
-    result = db.session.execute(
-        update(Payment)
-        .where(
-            Payment.id == payment.id,
-            Payment.status == PaymentStatus.PENDING,
-            Payment.expiration_date > now,
-        )
-        .values(status=PaymentStatus.PAID, paid_at=now)
-    )
-    db.session.commit()
-    db.session.refresh(payment)
-    if result.rowcount == 1:
-        return Confirmation(payment, transitioned=True)
     if payment.paid:
         return Confirmation(payment, transitioned=False)
     raise PaymentExpiredError(bank_payment_id)

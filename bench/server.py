@@ -1,0 +1,153 @@
+"""The real server under load: `python app.py` (eventlet) on a free loopback port with a fresh SQLite database."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from config import DEFAULTS
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+GC_LOG_MIN_MS = 5.0
+# Written to a temporary directory and put on the server's PYTHONPATH only with --trace-gc: it times the server's
+# garbage collections (which stop every green thread) without touching the app's code.
+GC_TRACER = f"""
+import gc, os, time
+_log = open(os.environ["BENCH_GC_LOG"], "a", buffering=1)
+_started = [0.0]
+def _trace(phase, info):
+    if phase == "start":
+        _started[0] = time.perf_counter()
+        return
+    took = (time.perf_counter() - _started[0]) * 1000
+    if info["generation"] == 2 or took >= {GC_LOG_MIN_MS}:
+        _log.write(f"{{time.time():.4f}} {{info['generation']}} {{took:.2f}}\\n")
+gc.callbacks.append(_trace)
+"""
+
+
+@dataclass(frozen=True)
+class GcPause:
+    """One garbage collection in the server: when it ended (Unix time), its generation and its length."""
+
+    ended: float
+    generation: int
+    ms: float
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+class BenchServer:
+    """One `python app.py` process, started as `make run` starts it, with rate limits off."""
+
+    def __init__(self, workdir: Path, trace_gc: bool = False) -> None:
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.log_path = workdir / "server.log"
+        self.gc_log_path = workdir / "gc.log" if trace_gc else None
+        env = {name: value for name, value in os.environ.items() if name not in DEFAULTS}
+        env |= {
+            "HOST": HOST,
+            "PORT": str(self.port),
+            "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
+            "RATELIMIT_ENABLED": "false",
+        }
+        if self.gc_log_path is not None:
+            tracer = workdir / "gctrace"
+            tracer.mkdir()
+            (tracer / "sitecustomize.py").write_text(GC_TRACER)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tracer), env.get("PYTHONPATH")]))
+            env["BENCH_GC_LOG"] = str(self.gc_log_path)
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> None:
+        """Start the server and wait until GET /health answers 200."""
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "app.py"], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as answer:  # noqa: S310 - loopback URL
+                    if answer.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"server did not answer /health within {timeout} s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the server: SIGTERM, then SIGKILL after 10 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def alive(self) -> bool:
+        """Whether the server process still runs."""
+        return self.process is not None and self.process.poll() is None
+
+    def rss_mib(self) -> float:
+        """Resident memory of the server process in MiB."""
+        return process_rss_mib(self.process.pid) if self.process else 0.0
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server process has used so far."""
+        return process_cpu_seconds(self.process.pid) if self.process else 0.0
+
+    def gc_pauses(self) -> list[GcPause]:
+        """The server's traced collections so far (empty without --trace-gc)."""
+        if self.gc_log_path is None or not self.gc_log_path.exists():
+            return []
+        pauses = []
+        for line in self.gc_log_path.read_text().splitlines():
+            ended, generation, ms = line.split()
+            pauses.append(GcPause(float(ended), int(generation), float(ms)))
+        return pauses
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The last lines of the server's log."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def process_rss_mib(pid: int) -> float:
+    """Resident memory of a process in MiB, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of a process, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # After the command name: field 14 (utime) and 15 (stime) of proc(5) are at offsets 11 and 12.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
