@@ -1,19 +1,11 @@
 """The real server under load: `python app.py` (eventlet) on a free loopback port with a fresh SQLite database."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from config import DEFAULTS
+from tests.live_server import LiveServer
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 GC_LOG_MIN_MS = 5.0
 # Written to a temporary directory and put on the server's PYTHONPATH only with --trace-gc: it times the server's
@@ -42,65 +34,19 @@ class GcPause:
     ms: float
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-class BenchServer:
-    """One `python app.py` process, started as `make run` starts it, with rate limits off."""
+class BenchServer(LiveServer):
+    """The tests' live server (`python app.py` as `make run` starts it, rate limits off), plus load measurements."""
 
     def __init__(self, workdir: Path, trace_gc: bool = False) -> None:
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        self.log_path = workdir / "server.log"
         self.gc_log_path = workdir / "gc.log" if trace_gc else None
-        env = {name: value for name, value in os.environ.items() if name not in DEFAULTS}
-        env |= {
-            "HOST": HOST,
-            "PORT": str(self.port),
-            "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
-            "RATELIMIT_ENABLED": "false",
-        }
+        settings = {}
         if self.gc_log_path is not None:
             tracer = workdir / "gctrace"
             tracer.mkdir()
             (tracer / "sitecustomize.py").write_text(GC_TRACER)
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tracer), env.get("PYTHONPATH")]))
-            env["BENCH_GC_LOG"] = str(self.gc_log_path)
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30) -> None:
-        """Start the server and wait until GET /health answers 200."""
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "app.py"], cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as answer:  # noqa: S310 - loopback URL
-                    if answer.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"server did not answer /health within {timeout} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        """Stop the server: SIGTERM, then SIGKILL after 10 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+            settings["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tracer), os.environ.get("PYTHONPATH")]))
+            settings["BENCH_GC_LOG"] = str(self.gc_log_path)
+        super().__init__(workdir, **settings)
 
     def alive(self) -> bool:
         """Whether the server process still runs."""
