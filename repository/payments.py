@@ -17,7 +17,7 @@ from pix.brcode import Merchant, build_brcode
 TXID_ALPHABET = string.ascii_letters + string.digits
 TXID_LENGTH = 25
 TOKEN_BYTES = 24
-MAX_TOKEN_LENGTH = 64
+TOKEN_LENGTH = 32  # characters of url-safe base64 for TOKEN_BYTES
 
 
 class PaymentNotFoundError(LookupError):
@@ -64,7 +64,7 @@ def create_payment(value: Decimal, merchant: Merchant, expires_in: timedelta) ->
 
 def get_payment_by_token(token: str) -> Payment | None:
     """The payment behind a page token, or None."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    if len(token) != TOKEN_LENGTH:
         return None
     return db.session.execute(db.select(Payment).filter_by(token=token)).scalar_one_or_none()
 

@@ -8,6 +8,7 @@ from extensions import limiter
 from pix.qr import render_qr_png
 from pix.signatures import InvalidSignatureError, verify_webhook
 from repository.payments import (
+    TOKEN_LENGTH,
     PaymentExpiredError,
     PaymentNotFoundError,
     ValueMismatchError,
@@ -84,7 +85,7 @@ def qr_code(name: str) -> Response:
     return response.make_conditional(request)
 
 
-@bp.get("/payments/pix/<token>/status")
+@bp.get(f"/payments/pix/<string(length={TOKEN_LENGTH}):token>/status")
 def payment_status(token: str) -> Response:
     """The payment's status, for pages whose live connection is down."""
     payment = get_payment_by_token(token)

@@ -6,7 +6,7 @@ from flask_socketio import emit, join_room, leave_room
 
 from db_models import Payment
 from extensions import socketio
-from repository.payments import MAX_TOKEN_LENGTH, get_payment_by_token
+from repository.payments import TOKEN_LENGTH, get_payment_by_token
 from routes.presenters import payment_status_json
 
 STATUS_EVENT = "payment_status"
@@ -26,7 +26,7 @@ def publish_payment_status(payment: Payment) -> None:
 def subscribe(data: Any) -> dict[str, Any]:
     """Join a payment's room and send its status at once, so no earlier change is missed."""
     token = data.get("token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
+    if not isinstance(token, str) or len(token) != TOKEN_LENGTH:
         return {"ok": False, "error": {"code": "invalid_token", "message": 'send {"token": "..."}'}}
     room = payment_room(token)
     # Join before reading: a confirmation committed after the read is then emitted to us.

@@ -21,7 +21,7 @@ def app_operations(app: Flask) -> set[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint in UNDOCUMENTED:
             continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
         operations |= {(method.lower(), path) for method in rule.methods - {"HEAD", "OPTIONS"}}
     return operations
 

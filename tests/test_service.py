@@ -52,3 +52,10 @@ def test_unexpected_failure_is_a_json_500_without_internals(
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_server_error"
     assert b"secret internal detail" not in response.data
+
+
+def test_get_on_the_webhook_is_405_not_a_page(client: FlaskClient) -> None:
+    response = client.get("/payments/pix/confirmation")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
