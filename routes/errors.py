@@ -34,7 +34,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 def _wants_html() -> bool:
     if request.blueprint == "pages":
         return True
-    return request.blueprint is None and request.accept_mimetypes.best == "text/html"
+    # Unrouted paths: browsers prefer HTML; API clients and curl (*/*) get JSON.
+    preferred = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return request.blueprint is None and preferred == "text/html"
 
 
 def _handle_api_error(error: ApiError) -> Response:
