@@ -80,9 +80,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the JSON API and the buyer's pages; importing realtime registers its socket events."""
-    from routes import realtime  # noqa: F401
-
+    """Mount the JSON API, the buyer's pages and the API docs."""
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)
@@ -101,7 +99,8 @@ def serve(app: Flask, host: str, port: int) -> None:
     listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
     # Keep startup objects out of every later garbage collection: shorter pauses for all pages.
     gc.freeze()
-    eventlet.wsgi.server(listener, app, max_size=MAX_GREEN_THREADS, log_output=False)
+    # debug=False: eventlet would otherwise put tracebacks in the body of a 500.
+    eventlet.wsgi.server(listener, app, max_size=MAX_GREEN_THREADS, log_output=False, debug=False)
 
 
 def main() -> None:

@@ -6,6 +6,9 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from limits import parse_many
 
 from pix.merchant import load_merchant
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, check_webhook_secret
@@ -36,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "DISPLAY_TIMEZONE": "America/Sao_Paulo",
     "MAX_CONTENT_LENGTH": 64 * 1024,
 }
+ENVIRONMENTS = ("development", "production")
+ASYNC_MODES = ("eventlet", "threading")
+# Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
+LARGEST_AMOUNT = Decimal("9999999999.99")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -49,6 +56,9 @@ def load_settings(overrides: Mapping[str, Any] | None, instance_path: str) -> di
     settings = dict(DEFAULTS)
     settings.update({name: os.environ[name] for name in DEFAULTS if name in os.environ})
     settings.update(overrides or {})
+    # A typo such as "prod" must not quietly start with the development secret.
+    _one_of(settings, "APP_ENV", ENVIRONMENTS)
+    _one_of(settings, "SOCKETIO_ASYNC_MODE", ASYNC_MODES)
     _database(settings, instance_path)
     _pix(settings)
     _deployment(settings)
@@ -84,9 +94,18 @@ def _pix(settings: dict[str, Any]) -> None:
         check_webhook_secret(settings["PIX_WEBHOOK_SECRET"])
     except ValueError as error:
         raise ConfigError(f"PIX_WEBHOOK_SECRET is unusable: {error}") from error
-    settings["PIX_MAX_VALUE"] = _positive_decimal(settings["PIX_MAX_VALUE"], "PIX_MAX_VALUE")
+    maximum = _positive_decimal(settings["PIX_MAX_VALUE"], "PIX_MAX_VALUE")
+    if maximum < Decimal("0.01") or maximum > LARGEST_AMOUNT or maximum != maximum.quantize(Decimal("0.01")):
+        raise ConfigError(f"PIX_MAX_VALUE must be 0.01 to {LARGEST_AMOUNT} with at most 2 decimals, got {maximum}")
+    settings["PIX_MAX_VALUE"] = maximum
     minutes = _positive_decimal(settings["PIX_EXPIRATION_MINUTES"], "PIX_EXPIRATION_MINUTES")
+    if minutes > 7 * 24 * 60:
+        raise ConfigError(f"PIX_EXPIRATION_MINUTES must be at most a week (10080), got {minutes}")
     settings["PIX_EXPIRES_IN"] = timedelta(minutes=float(minutes))
+    try:
+        ZoneInfo(settings["DISPLAY_TIMEZONE"])
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ConfigError(f"DISPLAY_TIMEZONE is not a known time zone: {settings['DISPLAY_TIMEZONE']!r}") from None
 
 
 def _deployment(settings: dict[str, Any]) -> None:
@@ -96,6 +115,11 @@ def _deployment(settings: dict[str, Any]) -> None:
         # Several processes must count together, so share the Redis that already carries their events.
         settings["RATELIMIT_STORAGE_URI"] = queue if queue and queue.startswith("redis") else "memory://"
     settings["RATELIMIT_HEADERS_ENABLED"] = True
+    for name in ("PIX_CREATE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):
+        try:
+            parse_many(settings[name])
+        except ValueError:
+            raise ConfigError(f"{name} must read like '60 per minute', got {settings[name]!r}") from None
     try:
         settings["PROXY_FIX_HOPS"] = int(settings["PROXY_FIX_HOPS"])
     except ValueError:
@@ -103,6 +127,11 @@ def _deployment(settings: dict[str, Any]) -> None:
     if isinstance(settings["TRUSTED_HOSTS"], str):
         # page_url and friends are built from the Host header: only answer to the shop's own names.
         settings["TRUSTED_HOSTS"] = [host.strip() for host in settings["TRUSTED_HOSTS"].split(",") if host.strip()]
+
+
+def _one_of(settings: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:
+    if settings[name] not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {settings[name]!r}")
 
 
 def _boolean(raw: object, name: str) -> bool:

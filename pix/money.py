@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 from babel.numbers import format_currency
 
 CENT = Decimal("0.01")
-DECIMAL_STRING = re.compile(r"\d{1,13}(\.\d{1,2})?")
+DECIMAL_STRING = re.compile(r"[0-9]{1,13}(\.[0-9]{1,2})?")
 
 
 class InvalidAmountError(ValueError):
@@ -16,9 +16,10 @@ class InvalidAmountError(ValueError):
 def parse_amount(raw: object, maximum: Decimal) -> Decimal:
     """A JSON number (already parsed as Decimal) or a decimal string, as an exact Decimal with 2 places."""
     if isinstance(raw, str):
-        if not DECIMAL_STRING.fullmatch(raw.strip()):
+        text = raw.strip(" ")
+        if not DECIMAL_STRING.fullmatch(text):
             raise InvalidAmountError("must be a number like 1500 or 1500.00, with a dot for decimals")
-        raw = Decimal(raw.strip())
+        raw = Decimal(text)
     elif isinstance(raw, int) and not isinstance(raw, bool):
         raw = Decimal(raw)
     if not isinstance(raw, Decimal):

@@ -3,6 +3,7 @@
 import logging
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from db_models import db
@@ -32,6 +33,8 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 
 def _wants_html() -> bool:
+    if request_ctx.url_adapter is None:
+        return False  # the Host was refused, so pages (which build URLs) cannot render
     if request.blueprint == "pages":
         return True
     # Unrouted paths: browsers prefer HTML; API clients and curl (*/*) get JSON.

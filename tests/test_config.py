@@ -65,3 +65,21 @@ def test_production_starts_with_its_own_secret_and_key(monkeypatch: pytest.Monke
 def test_unusable_settings_stop_startup(app_config: dict[str, Any], setting: str, value: str) -> None:
     with pytest.raises(ConfigError):
         create_app(app_config | {setting: value})
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("APP_ENV", "prod"),
+        ("APP_ENV", "Production"),
+        ("SOCKETIO_ASYNC_MODE", "gevent_typo"),
+        ("PIX_EXPIRATION_MINUTES", "1e20"),
+        ("PIX_MAX_VALUE", "1e20"),
+        ("PIX_MAX_VALUE", "0.001"),
+        ("DISPLAY_TIMEZONE", "Mars/Olympus"),
+        ("PIX_CREATE_RATE_LIMIT", "banana"),
+    ],
+)
+def test_mistyped_settings_stop_startup_naming_the_variable(app_config: dict, setting: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        create_app(app_config | {setting: value})

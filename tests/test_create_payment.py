@@ -144,3 +144,16 @@ def test_trusted_hosts_keep_forged_hosts_out_of_payment_links(app_config: dict[s
     assert forged.status_code == 400
     good = client.post("/payments/pix", json={"value": 10}, headers={"Host": "loja.example.com"})
     assert good.get_json()["payment"]["page_url"].startswith("http://loja.example.com/")
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/json"])
+def test_refused_host_gets_a_4xx_never_a_500(app_config: dict[str, Any], accept: str) -> None:
+    client = create_app(app_config | {"TRUSTED_HOSTS": "loja.example.com"}).test_client()
+    response = client.get("/health", headers={"Host": "evil.example", "Accept": accept})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["status"] == 400
+
+
+def test_non_ascii_digits_are_not_money(client: FlaskClient) -> None:
+    response = client.post("/payments/pix", json={"value": "١٥"})
+    assert response.status_code == 400
