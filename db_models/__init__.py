@@ -2,5 +2,6 @@
 
 from db_models.base import db
 from db_models.payment import Payment, PaymentStatus
+from db_models.refused_confirmation import RefusedConfirmation
 
-__all__ = ["Payment", "PaymentStatus", "db"]
+__all__ = ["Payment", "PaymentStatus", "RefusedConfirmation", "db"]

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 
-from db_models import Payment, PaymentStatus, db
+from db_models import Payment, PaymentStatus, RefusedConfirmation, db
 from db_models.base import now_utc
 from pix.brcode import Merchant, build_brcode
 
@@ -30,6 +30,13 @@ class ValueMismatchError(ValueError):
 
 class PaymentExpiredError(Exception):
     """The payment expired unpaid, so it can no longer be confirmed."""
+
+
+REFUSAL_REASONS = {
+    PaymentNotFoundError: "payment_not_found",
+    ValueMismatchError: "value_mismatch",
+    PaymentExpiredError: "payment_expired",
+}
 
 
 @dataclass(frozen=True)
@@ -74,8 +81,12 @@ def get_payment_by_bank_id(bank_payment_id: str) -> Payment | None:
     return db.session.execute(db.select(Payment).filter_by(bank_payment_id=bank_payment_id)).scalar_one_or_none()
 
 
-def confirm_payment(bank_payment_id: str, value: Decimal) -> Confirmation:
-    """Mark a pending payment paid exactly once, however many confirmations race for it."""
+def confirm_payment(bank_payment_id: str, value: Decimal, webhook_id: str) -> Confirmation:
+    """Mark a pending payment paid exactly once, however many confirmations race for it.
+
+    A confirmation that cannot be applied is kept as a RefusedConfirmation before the error is raised:
+    the bank says the money arrived, so the shop must be able to refund or reconcile it.
+    """
     now = now_utc()
     # One conditional UPDATE: of concurrent confirmations, only one can match the pending row.
     paid = db.session.execute(
@@ -96,12 +107,32 @@ def confirm_payment(bank_payment_id: str, value: Decimal) -> Confirmation:
     # Nothing matched: look at the payment only to tell the bank why.
     payment = get_payment_by_bank_id(bank_payment_id)
     if payment is None:
-        raise PaymentNotFoundError(bank_payment_id)
-    if payment.value != value:
-        raise ValueMismatchError(f"expected {payment.value}, got {value}")
-    if payment.paid:
+        error: Exception = PaymentNotFoundError(bank_payment_id)
+    elif payment.value != value:
+        error = ValueMismatchError(f"expected {payment.value}, got {value}")
+    elif payment.paid:
         return Confirmation(payment, transitioned=False)
-    raise PaymentExpiredError(bank_payment_id)
+    else:
+        error = PaymentExpiredError(bank_payment_id)
+    _keep_refused(webhook_id, bank_payment_id, value, REFUSAL_REASONS[type(error)])
+    raise error
+
+
+def _keep_refused(webhook_id: str, bank_payment_id: str, value: Decimal, reason: str) -> None:
+    # The bank may retry the same message: keep it once.
+    if db.session.execute(db.select(RefusedConfirmation.id).filter_by(webhook_id=webhook_id)).first() is None:
+        db.session.add(
+            RefusedConfirmation(
+                webhook_id=webhook_id, bank_payment_id=bank_payment_id, value_cents=to_cents(value), reason=reason
+            )
+        )
+        db.session.commit()
+
+
+def refused_confirmations(limit: int = 100) -> list[RefusedConfirmation]:
+    """The latest confirmations that could not be applied, newest first."""
+    query = db.select(RefusedConfirmation).order_by(RefusedConfirmation.id.desc()).limit(limit)
+    return list(db.session.execute(query).scalars())
 
 
 def database_is_up() -> bool:

@@ -53,7 +53,7 @@ def confirm_pix_payment() -> Response:
     bank_payment_id = required_string(body, "bank_payment_id", 64)
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
     try:
-        confirmation = confirm_payment(bank_payment_id, value)
+        confirmation = confirm_payment(bank_payment_id, value, request.headers["webhook-id"])
     except PaymentNotFoundError:
         raise ApiError(404, "payment_not_found", "no payment has this bank_payment_id", "bank_payment_id") from None
     except ValueMismatchError:

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from pix.money import InvalidAmountError, parse_amount
 from pix.signatures import sign_webhook
-from repository.payments import get_payment_by_bank_id
+from repository.payments import get_payment_by_bank_id, refused_confirmations
 from routes.presenters import json_amount
 
 pix_cli = AppGroup("pix", help="PIX checkout tools.")
@@ -45,6 +45,15 @@ def confirm(bank_payment_id: str, value: str | None, url: str) -> None:
         sys.exit(1)
     except urllib.error.URLError as error:
         raise click.ClickException(f"cannot reach {url}: {error.reason}") from None
+
+
+@pix_cli.command("refused")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+def refused(limit: int) -> None:
+    """List signed confirmations that could not be applied: money to refund or reconcile."""
+    for entry in refused_confirmations(limit):
+        value = Decimal(entry.value_cents).scaleb(-2)
+        click.echo(f"{entry.received_at:%Y-%m-%d %H:%M:%S}Z  {entry.reason:<18} {value:>14}  {entry.bank_payment_id}")
 
 
 def _amount(bank_payment_id: str, value: str | None) -> Decimal:

@@ -11,6 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
+from repository.payments import refused_confirmations
 from tests.conftest import CONFIRMATION_URL
 
 OTHER_SECRET = "whsec_c29tZWJvZHktZWxzZXMtd2ViaG9vay1zZWNyZXQ="
@@ -181,3 +182,43 @@ def test_concurrent_confirmations_give_one_transition_and_one_event(
     assert [status for status, _ in results] == [200] * 12
     assert sum(message == "The payment has been confirmed" for _, message in results) == 1
     assert len(paid_events(socket_client)) == 1
+
+
+def refused_rows(app: Flask) -> list[tuple[str, str, int]]:
+    with app.app_context():
+        return [(r.reason, r.bank_payment_id, r.value_cents) for r in refused_confirmations()]
+
+
+def test_refused_confirmations_are_kept_once_for_reconciliation(
+    app: Flask, client: FlaskClient, make_payment: Callable, signed_headers: Callable, expire, stored_payment
+) -> None:
+    late, mispriced = make_payment(10), make_payment(20)
+    expire(late)
+    for payment, value in ((late, 10), (mispriced, 19)):
+        raw = body_for(payment, value)
+        headers = signed_headers(raw)
+        first = client.post(CONFIRMATION_URL, data=raw, headers=headers)
+        retry = client.post(CONFIRMATION_URL, data=raw, headers=headers)
+        assert first.status_code == retry.status_code
+    assert sorted(refused_rows(app)) == [
+        ("payment_expired", late["bank_payment_id"], 1000),
+        ("value_mismatch", mispriced["bank_payment_id"], 1900),
+    ]
+    assert not stored_payment(late).paid
+
+
+def test_unsigned_or_applied_confirmations_are_not_kept(app: Flask, make_payment: Callable, confirm, client) -> None:
+    payment = make_payment()
+    client.post(CONFIRMATION_URL, data=body_for(payment), content_type="application/json")
+    confirm(payment)
+    confirm(payment)
+    assert refused_rows(app) == []
+
+
+def test_cli_lists_refused_confirmations(app: Flask, make_payment: Callable, confirm: Callable) -> None:
+    payment = make_payment(20)
+    confirm(payment, value=19)
+    output = app.test_cli_runner().invoke(args=["pix", "refused"]).output
+    assert "value_mismatch" in output
+    assert "19.00" in output
+    assert payment["bank_payment_id"] in output
