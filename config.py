@@ -21,6 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,
     "AUTO_MIGRATE": None,
     "PIX_WEBHOOK_SECRET": DEVELOPMENT_WEBHOOK_SECRET,
+    "SHOP_API_KEY": None,
     "PIX_KEY": DEVELOPMENT_PIX_KEY,
     "PIX_MERCHANT_NAME": "Loja Exemplo",
     "PIX_MERCHANT_CITY": "SAO PAULO",
@@ -40,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
 }
 ENVIRONMENTS = ("development", "production")
+MIN_API_KEY_LENGTH = 24
 ASYNC_MODES = ("eventlet", "threading")
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
@@ -158,3 +160,7 @@ def _refuse_development_values(settings: Mapping[str, Any]) -> None:
         raise ConfigError("APP_ENV=production needs its own PIX_WEBHOOK_SECRET, not the development one")
     if settings["PIX_MERCHANT"].key == DEVELOPMENT_PIX_KEY:
         raise ConfigError("APP_ENV=production needs the shop's own PIX_KEY, not the example key")
+    if len(settings["SHOP_API_KEY"] or "") < MIN_API_KEY_LENGTH:
+        raise ConfigError(f"APP_ENV=production needs a SHOP_API_KEY of at least {MIN_API_KEY_LENGTH} characters")
+    if not settings["TRUSTED_HOSTS"]:
+        raise ConfigError("APP_ENV=production needs TRUSTED_HOSTS: page links are built from the Host header")

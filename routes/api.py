@@ -1,5 +1,6 @@
 """The JSON API: create a payment, the bank's confirmation webhook, QR images, status and health."""
 
+import hmac
 import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -29,10 +30,21 @@ QR_CODE_PREFIX = "qr_code_payment_"
 QR_CACHE_SECONDS = 24 * 60 * 60
 
 
+def require_shop_key() -> None:
+    """Only the shop creates charges in its name: check its bearer key when SHOP_API_KEY is set."""
+    expected = current_app.config["SHOP_API_KEY"]
+    if not expected:
+        return  # development without a key: the demo form creates payments
+    sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise ApiError(401, "invalid_api_key", "send the shop's key as Authorization: Bearer <SHOP_API_KEY>")
+
+
 @bp.post("/payments/pix")
 @limiter.limit(lambda: current_app.config["PIX_CREATE_RATE_LIMIT"])
 def create_pix_payment() -> tuple[Response, int]:
     """Create a pending payment and return its BR Code, QR image and page URLs."""
+    require_shop_key()
     body = json_object(request.get_data())
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
     payment = create_payment(value, current_app.config["PIX_MERCHANT"], current_app.config["PIX_EXPIRES_IN"])

@@ -9,6 +9,13 @@ from config import DEVELOPMENT_PIX_KEY, ConfigError
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET
 
 PRODUCTION_SECRET = "whsec_cHJvZHVjdGlvbi1zZWNyZXQtZm9yLXRlc3RzLW9ubHk="
+PRODUCTION = {
+    "APP_ENV": "production",
+    "PIX_WEBHOOK_SECRET": PRODUCTION_SECRET,
+    "PIX_KEY": "52998224725",
+    "SHOP_API_KEY": "k" * 32,
+    "TRUSTED_HOSTS": "localhost",
+}
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch, app_config: dict[str, Any]) -> None:
@@ -41,9 +48,8 @@ def test_production_refuses_the_example_pix_key(app_config: dict[str, Any]) -> N
 
 
 def test_production_starts_with_its_own_secret_and_key(monkeypatch: pytest.MonkeyPatch, app_config: dict) -> None:
-    monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setenv("PIX_WEBHOOK_SECRET", PRODUCTION_SECRET)
-    monkeypatch.setenv("PIX_KEY", "52998224725")
+    for name, value in PRODUCTION.items():
+        monkeypatch.setenv(name, value)
     app = create_app(app_config)
     assert app.config["PIX_MERCHANT"].key == "52998224725"
     assert app.config["PIX_MERCHANT"].key != DEVELOPMENT_PIX_KEY
@@ -83,3 +89,11 @@ def test_unusable_settings_stop_startup(app_config: dict[str, Any], setting: str
 def test_mistyped_settings_stop_startup_naming_the_variable(app_config: dict, setting: str, value: str) -> None:
     with pytest.raises(ConfigError, match=setting):
         create_app(app_config | {setting: value})
+
+
+@pytest.mark.parametrize(
+    ("missing", "value"), [("SHOP_API_KEY", None), ("SHOP_API_KEY", "short"), ("TRUSTED_HOSTS", "")]
+)
+def test_production_needs_a_shop_key_and_trusted_hosts(app_config: dict, missing: str, value: str | None) -> None:
+    with pytest.raises(ConfigError, match=missing):
+        create_app(app_config | PRODUCTION | {missing: value})

@@ -157,3 +157,15 @@ def test_refused_host_gets_a_4xx_never_a_500(app_config: dict[str, Any], accept:
 def test_non_ascii_digits_are_not_money(client: FlaskClient) -> None:
     response = client.post("/payments/pix", json={"value": "١٥"})
     assert response.status_code == 400
+
+
+def test_with_a_shop_key_only_the_shop_creates_payments(app_config: dict[str, Any]) -> None:
+    client = create_app(app_config | {"SHOP_API_KEY": "s3cret-shop-key-0123456789"}).test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-shop-key-0123456789x"}):
+        refused = client.post("/payments/pix", json={"value": 10}, headers=headers)
+        assert refused.status_code == 401
+        assert refused.get_json()["error"]["code"] == "invalid_api_key"
+    allowed = client.post(
+        "/payments/pix", json={"value": 10}, headers={"Authorization": "Bearer s3cret-shop-key-0123456789"}
+    )
+    assert allowed.status_code == 201
