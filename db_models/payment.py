@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from db_models.base import UTCDateTime, db, now_utc
 
+QR_CODE_PREFIX = "qr_code_payment_"
+
 
 class PaymentStatus(StrEnum):
     """Where a payment stands; expired is derived from the clock, never stored."""
@@ -64,4 +66,4 @@ class Payment(db.Model):
     @property
     def qr_code(self) -> str:
         """The name under which the QR code PNG is served."""
-        return f"qr_code_payment_{self.token}"
+        return f"{QR_CODE_PREFIX}{self.token}"

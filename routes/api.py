@@ -5,6 +5,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
 from pix.qr import render_qr_png
 from pix.signatures import InvalidSignatureError, verify_webhook
@@ -26,7 +27,6 @@ from routes.realtime import publish_payment_status
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
 
-QR_CODE_PREFIX = "qr_code_payment_"
 QR_CACHE_SECONDS = 24 * 60 * 60
 
 

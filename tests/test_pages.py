@@ -50,7 +50,9 @@ def test_expired_page_replaces_the_qr_code(client: FlaskClient, make_payment: Ca
     assert payment["qr_code"] not in html
 
 
-@pytest.mark.parametrize("path", ["/payments/pix/unknown-token", "/payments/pix/" + "a" * 500, "/nada"])
+@pytest.mark.parametrize(
+    "path", ["/payments/pix/" + "a" * 32, "/payments/pix/unknown-token", "/payments/pix/" + "a" * 500, "/nada"]
+)
 def test_unknown_pages_are_404_pages(client: FlaskClient, path: str) -> None:
     response = client.get(path, headers={"Accept": "text/html"})
     assert response.status_code == 404

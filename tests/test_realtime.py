@@ -76,6 +76,12 @@ def test_unknown_or_malformed_tokens_join_nothing(socket_client, make_payment, c
     assert statuses(socket_client) == []
 
 
+def test_status_of_an_unknown_token_is_404(client: FlaskClient) -> None:
+    response = client.get(f"/payments/pix/{'a' * 32}/status")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "payment_not_found"
+
+
 def test_status_endpoint_serves_polling_pages(client: FlaskClient, make_payment, confirm, token_of) -> None:
     payment = make_payment()
     url = f"/payments/pix/{token_of(payment)}/status"

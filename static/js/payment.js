@@ -4,6 +4,8 @@
   "use strict";
 
   var POLL_MS = 3000;
+  // Even while connected, check now and then: a lost event must not leave a paid buyer waiting.
+  var SAFETY_POLL_MS = 30000;
   var root = document.getElementById("payment");
   var token = root.dataset.token;
   var pageUrl = root.dataset.pageUrl;
@@ -67,7 +69,9 @@
   socket.on("connect", function () {
     stopPolling();
     setConnection("connected", "Conectado · atualização automática");
-    socket.emit("subscribe", { token: token });
+    socket.timeout(5000).emit("subscribe", { token: token }, function (error, ack) {
+      if (error || !ack || !ack.ok) startPolling();
+    });
   });
   socket.on("disconnect", function () {
     setConnection("reconnecting", "Reconectando… verificando o pagamento a cada 3 s");
@@ -97,4 +101,5 @@
 
   tick();
   window.setInterval(tick, 1000);
+  window.setInterval(checkStatus, SAFETY_POLL_MS);
 })();
