@@ -52,7 +52,10 @@ def create_pix_payment() -> tuple[Response, int]:
 
 
 @bp.post("/payments/pix/confirmation")
-@limiter.limit(lambda: current_app.config["PIX_CONFIRM_RATE_LIMIT"])
+# Only refused requests count: junk from a shared address must not use up the bank's budget.
+@limiter.limit(
+    lambda: current_app.config["PIX_CONFIRM_RATE_LIMIT"], deduct_when=lambda response: response.status_code >= 400
+)
 def confirm_pix_payment() -> Response:
     """The bank's signed webhook: mark the payment paid once and tell its waiting page."""
     raw = request.get_data()

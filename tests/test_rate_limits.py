@@ -1,5 +1,6 @@
 """Flask-Limiter on payment creation and confirmation: 429 with Retry-After, limits from config."""
 
+import json
 from typing import Any
 
 from app import create_app
@@ -26,3 +27,13 @@ def test_limits_can_be_switched_off(app_config: dict[str, Any]) -> None:
     client = create_app(app_config | {"PIX_CREATE_RATE_LIMIT": "1 per minute", "RATELIMIT_ENABLED": "false"})
     statuses = {client.test_client().post("/payments/pix", json={"value": 10}).status_code for _ in range(3)}
     assert statuses == {201}
+
+
+def test_applied_confirmations_do_not_count_against_the_limit(app_config: dict[str, Any], signed_headers: Any) -> None:
+    client = create_app(app_config | {"PIX_CONFIRM_RATE_LIMIT": "2 per minute"}).test_client()
+    payment = client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
+    raw = json.dumps({"bank_payment_id": payment["bank_payment_id"], "value": 10}).encode()
+    statuses = [
+        client.post("/payments/pix/confirmation", data=raw, headers=signed_headers(raw)).status_code for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 200]
