@@ -27,6 +27,7 @@ from config import load_settings
 from db_models import db
 from extensions import limiter, migrate, socketio
 from routes import api, docs, pages
+from routes import realtime as _socket_events  # noqa: F401  (importing it registers the Socket.IO handlers)
 from routes.commands import register_commands
 from routes.errors import register_error_handlers
 from templating import register_template_filters

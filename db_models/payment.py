@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db_models.base import UTCDateTime, db, now_utc
+from pix.money import from_cents
 
 QR_CODE_PREFIX = "qr_code_payment_"
 
@@ -44,7 +45,7 @@ class Payment(db.Model):
     @property
     def value(self) -> Decimal:
         """The amount in reais, exact, with two decimal places."""
-        return Decimal(self.value_cents).scaleb(-2)
+        return from_cents(self.value_cents)
 
     @property
     def paid(self) -> bool:

@@ -39,6 +39,21 @@ def parse_amount(raw: object, maximum: Decimal) -> Decimal:
     return exact
 
 
+def to_cents(amount: Decimal) -> int:
+    """Whole cents of an amount with at most two decimal places: how amounts are stored."""
+    return int(amount.scaleb(2))
+
+
+def from_cents(cents: int) -> Decimal:
+    """The exact amount in reais, with two decimal places, of a number of cents."""
+    return Decimal(cents).scaleb(-2)
+
+
+def json_number(amount: Decimal) -> int | float:
+    """A JSON number for an exact 2-place amount; its repr prints exactly those digits."""
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
 def format_brl(amount: Decimal) -> str:
     """R$ 1.500,00, with the non-breaking space Brazilian typography uses."""
     return format_currency(amount, "BRL", locale="pt_BR")

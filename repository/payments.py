@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from db_models import Payment, PaymentStatus, RefusedConfirmation, db
 from db_models.base import now_utc
 from pix.brcode import Merchant, build_brcode
+from pix.money import to_cents
 
 TXID_ALPHABET = string.ascii_letters + string.digits
 TXID_LENGTH = 25
@@ -45,11 +46,6 @@ class Confirmation:
 
     payment: Payment
     transitioned: bool
-
-
-def to_cents(value: Decimal) -> int:
-    """Whole cents of an amount that has at most two decimal places."""
-    return int(value.scaleb(2))
 
 
 def create_payment(value: Decimal, merchant: Merchant, expires_in: timedelta) -> Payment:

@@ -45,7 +45,7 @@ def require_shop_key() -> None:
 def create_pix_payment() -> tuple[Response, int]:
     """Create a pending payment and return its BR Code, QR image and page URLs."""
     require_shop_key()
-    body = json_object(request.get_data())
+    body = json_object()
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
     payment = create_payment(value, current_app.config["PIX_MERCHANT"], current_app.config["PIX_EXPIRES_IN"])
     return jsonify(message="The payment has been created", payment=payment_json(payment)), 201
@@ -64,7 +64,7 @@ def confirm_pix_payment() -> Response:
     except InvalidSignatureError as error:
         log.warning("refused an unverified confirmation from %s: %s", request.remote_addr, error)
         raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature") from None
-    body = json_object(raw)
+    body = json_object()
     bank_payment_id = required_string(body, "bank_payment_id", 64)
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
     try:

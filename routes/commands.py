@@ -10,10 +10,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from pix.money import InvalidAmountError, parse_amount
+from pix.money import InvalidAmountError, from_cents, json_number, parse_amount
 from pix.signatures import sign_webhook
 from repository.payments import get_payment_by_bank_id, refused_confirmations
-from routes.presenters import json_amount
 
 pix_cli = AppGroup("pix", help="PIX checkout tools.")
 
@@ -33,7 +32,7 @@ def confirm(bank_payment_id: str, value: str | None, url: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--url")
     amount = _amount(bank_payment_id, value)
-    body = json.dumps({"bank_payment_id": bank_payment_id, "value": json_amount(amount)}).encode()
+    body = json.dumps({"bank_payment_id": bank_payment_id, "value": json_number(amount)}).encode()
     headers = sign_webhook(current_app.config["PIX_WEBHOOK_SECRET"], body) | {"Content-Type": "application/json"}
     endpoint = f"{url.rstrip('/')}/payments/pix/confirmation"
     request = urllib.request.Request(endpoint, body, headers, method="POST")  # noqa: S310 (scheme checked above)
@@ -52,7 +51,7 @@ def confirm(bank_payment_id: str, value: str | None, url: str) -> None:
 def refused(limit: int) -> None:
     """List signed confirmations that could not be applied: money to refund or reconcile."""
     for entry in refused_confirmations(limit):
-        value = Decimal(entry.value_cents).scaleb(-2)
+        value = from_cents(entry.value_cents)
         click.echo(f"{entry.received_at:%Y-%m-%d %H:%M:%S}Z  {entry.reason:<18} {value:>14}  {entry.bank_payment_id}")
 
 

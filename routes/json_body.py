@@ -22,13 +22,13 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def json_object(raw: bytes) -> dict[str, Any]:
+def json_object() -> dict[str, Any]:
     """The request body as a JSON object, or a 415/400 ApiError that says what is wrong."""
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
         body = json.loads(
-            raw,
+            request.get_data(),  # cached: the webhook has already read these bytes to verify them
             parse_float=Decimal,
             parse_int=Decimal,
             parse_constant=_refuse_constant,

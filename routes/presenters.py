@@ -1,12 +1,12 @@
 """How payments look in JSON, for the API and for realtime events."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from flask import url_for
 
 from db_models import Payment
+from pix.money import json_number
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -16,18 +16,13 @@ def iso_utc(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def json_amount(amount: Decimal) -> int | float:
-    """A JSON number for an exact 2-place amount; its repr prints exactly those digits."""
-    return int(amount) if amount == amount.to_integral_value() else float(amount)
-
-
 def payment_status_json(payment: Payment) -> dict[str, Any]:
     """What a buyer's page may know: the status, sent on subscribe, on change and to pollers."""
     return {
         "id": payment.id,
         "status": payment.current_status().value,
         "paid": payment.paid,
-        "value": json_amount(payment.value),
+        "value": json_number(payment.value),
         "expiration_date": iso_utc(payment.expiration_date),
         "paid_at": iso_utc(payment.paid_at),
     }

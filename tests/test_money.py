@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from pix.money import InvalidAmountError, format_brl, parse_amount
+from pix.money import InvalidAmountError, format_brl, from_cents, parse_amount, to_cents
 
 MAXIMUM = Decimal("100000.00")
 
@@ -58,3 +58,12 @@ def test_invalid_amounts_are_refused(raw: object) -> None:
 def test_brl_uses_brazilian_separators() -> None:
     assert format_brl(Decimal("1500.00")) == "R$\xa01.500,00"
     assert format_brl(Decimal("0.05")) == "R$\xa00,05"
+
+
+@pytest.mark.parametrize(
+    ("amount", "cents"), [(Decimal("0.01"), 1), (Decimal("1500.00"), 150000), (Decimal("19.99"), 1999)]
+)
+def test_cents_round_trip_exactly(amount: Decimal, cents: int) -> None:
+    assert to_cents(amount) == cents
+    assert from_cents(cents) == amount
+    assert str(from_cents(cents)) == f"{amount:.2f}"
