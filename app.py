@@ -20,16 +20,17 @@ from typing import Any
 
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import load_settings
 from db_models import db
+from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
 from routes import api, docs, pages
-from routes import realtime as _socket_events  # noqa: F401  (importing it registers the Socket.IO handlers)
 from routes.commands import register_commands
+from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
+from routes.realtime import register_socket_handlers
 from templating import register_template_filters
 
 log = logging.getLogger("pix_checkout")
@@ -55,20 +56,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations, rate limits and Socket.IO to app."""
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _enable_sqlite_wal)
+        configure_engine(db.engine)
         if app.config["AUTO_MIGRATE"]:
             upgrade(directory=MIGRATIONS)
     limiter.init_app(app)
@@ -78,10 +71,12 @@ def register_extensions(app: Flask) -> None:
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         channel=app.config["SOCKETIO_CHANNEL"],
     )
+    register_socket_handlers()
 
 
 def register_blueprints(app: Flask) -> None:
     """Mount the JSON API, the buyer's pages and the API docs."""
+    app.url_map.converters["page_token"] = PageTokenConverter
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(docs.bp)

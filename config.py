@@ -30,10 +30,12 @@ DEFAULTS: dict[str, Any] = {
     "SOCKETIO_ASYNC_MODE": "eventlet",
     "SOCKETIO_MESSAGE_QUEUE": None,
     "SOCKETIO_CHANNEL": "pix-checkout",
+    "SOCKETIO_MAX_SUBSCRIPTIONS": 10,
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": None,
     "RATELIMIT_KEY_PREFIX": "pix-checkout",
-    "PIX_CREATE_RATE_LIMIT": "60 per minute",
+    "PIX_CREATE_RATE_LIMIT": "1200 per minute",
+    "PIX_AUTH_FAILURE_RATE_LIMIT": "30 per minute",
     "PIX_CONFIRM_RATE_LIMIT": "600 per minute",
     "PROXY_FIX_HOPS": 0,
     "TRUSTED_HOSTS": None,
@@ -45,6 +47,11 @@ MIN_API_KEY_LENGTH = 24
 ASYNC_MODES = ("eventlet", "threading")
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
+# Whole-number settings and the range that makes sense for each.
+WHOLE_NUMBERS = {
+    "PROXY_FIX_HOPS": (0, 5),
+    "SOCKETIO_MAX_SUBSCRIPTIONS": (1, 1000),
+}
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -117,15 +124,13 @@ def _deployment(settings: dict[str, Any]) -> None:
         # Several processes must count together, so share the Redis that already carries their events.
         settings["RATELIMIT_STORAGE_URI"] = queue if queue and queue.startswith("redis") else "memory://"
     settings["RATELIMIT_HEADERS_ENABLED"] = True
-    for name in ("PIX_CREATE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):
+    for name in ("PIX_CREATE_RATE_LIMIT", "PIX_AUTH_FAILURE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):
         try:
             parse_many(settings[name])
         except ValueError:
             raise ConfigError(f"{name} must read like '60 per minute', got {settings[name]!r}") from None
-    try:
-        settings["PROXY_FIX_HOPS"] = int(settings["PROXY_FIX_HOPS"])
-    except ValueError:
-        raise ConfigError(f"PROXY_FIX_HOPS must be a whole number, got {settings['PROXY_FIX_HOPS']!r}") from None
+    for name, (low, high) in WHOLE_NUMBERS.items():
+        settings[name] = _whole_number(settings[name], name, low, high)
     if isinstance(settings["TRUSTED_HOSTS"], str):
         # page_url and friends are built from the Host header: only answer to the shop's own names.
         settings["TRUSTED_HOSTS"] = [host.strip() for host in settings["TRUSTED_HOSTS"].split(",") if host.strip()]
@@ -143,6 +148,16 @@ def _boolean(raw: object, name: str) -> bool:
     if word in TRUE_WORDS | FALSE_WORDS:
         return word in TRUE_WORDS
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _whole_number(raw: object, name: str, low: int, high: int) -> int:
+    try:
+        number = int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, got {number}")
+    return number
 
 
 def _positive_decimal(raw: object, name: str) -> Decimal:

@@ -3,48 +3,67 @@
 import hmac
 import logging
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from db_models import NoticeOutcome
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
 from pix.qr import render_qr_png
 from pix.signatures import InvalidSignatureError, verify_webhook
-from repository.payments import (
-    TOKEN_LENGTH,
-    PaymentExpiredError,
-    PaymentNotFoundError,
-    ValueMismatchError,
-    confirm_payment,
-    create_payment,
-    database_is_up,
-    get_payment_by_token,
-)
+from repository.bank_notices import BankNotice, apply_notice, idempotency_key, keep_unreadable_notice
+from repository.payments import create_payment, database_is_up, get_payment_by_token
 from routes.errors import ApiError
 from routes.json_body import json_object, required_amount, required_string
 from routes.presenters import payment_json, payment_status_json
 from routes.realtime import publish_payment_status
+from routes.throttled_log import ThrottledLog
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
+# Anyone can send unsigned junk: say so in the log, but not once per request.
+unverified = ThrottledLog(log)
 
 QR_CACHE_SECONDS = 24 * 60 * 60
+SIGNED_JSON = "signed_json"
+# How a notice that was not applied is answered; the bank retries on anything but 2xx.
+REFUSALS = {
+    NoticeOutcome.PAYMENT_NOT_FOUND: (404, "payment_not_found", "no payment has this id", "bank_payment_id"),
+    NoticeOutcome.VALUE_MISMATCH: (400, "value_mismatch", "value does not match the payment's value", "value"),
+    NoticeOutcome.PAYMENT_EXPIRED: (410, "payment_expired", "the payment expired before it was confirmed"),
+    NoticeOutcome.INVALID: (400, "invalid_notice", "this webhook-id came before with a body that could not be read"),
+}
 
 
-def require_shop_key() -> None:
-    """Only the shop creates charges in its name: check its bearer key when SHOP_API_KEY is set."""
-    expected = current_app.config["SHOP_API_KEY"]
-    if not expected:
-        return  # development without a key: the demo form creates payments
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    if not hmac.compare_digest(sent.encode(), expected.encode()):
-        raise ApiError(401, "invalid_api_key", "send the shop's key as Authorization: Bearer <SHOP_API_KEY>")
+def shop_key_is_valid() -> bool:
+    """Whether the request carries SHOP_API_KEY (always, when none is set); checked once per request."""
+    if "shop_key_valid" not in g:
+        expected = current_app.config["SHOP_API_KEY"]
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        g.shop_key_valid = not expected or hmac.compare_digest(sent.encode(), expected.encode())
+    return g.shop_key_valid
+
+
+def signature_is_valid() -> bool:
+    """Whether the body carries the bank's valid signature; verified once per request, before anything else."""
+    if "signature_error" not in g:
+        try:
+            verify_webhook(current_app.config["PIX_WEBHOOK_SECRET"], request.get_data(), dict(request.headers))
+            g.signature_error = None
+        except InvalidSignatureError as error:
+            g.signature_error = str(error)
+    return g.signature_error is None
 
 
 @bp.post("/payments/pix")
-@limiter.limit(lambda: current_app.config["PIX_CREATE_RATE_LIMIT"])
+# Two budgets per address: the shop's own creations, and failed keys, so junk cannot lock the shop out.
+@limiter.limit(lambda: current_app.config["PIX_CREATE_RATE_LIMIT"], exempt_when=lambda: not shop_key_is_valid())
+@limiter.limit(
+    lambda: current_app.config["PIX_AUTH_FAILURE_RATE_LIMIT"], exempt_when=shop_key_is_valid, scope="auth-failures"
+)
 def create_pix_payment() -> tuple[Response, int]:
     """Create a pending payment and return its BR Code, QR image and page URLs."""
-    require_shop_key()
+    if not shop_key_is_valid():
+        raise ApiError(401, "invalid_api_key", "send the shop's key as Authorization: Bearer <SHOP_API_KEY>")
     body = json_object()
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
     payment = create_payment(value, current_app.config["PIX_MERCHANT"], current_app.config["PIX_EXPIRES_IN"])
@@ -52,37 +71,43 @@ def create_pix_payment() -> tuple[Response, int]:
 
 
 @bp.post("/payments/pix/confirmation")
-# Only refused requests count: junk from a shared address must not use up the bank's budget.
-@limiter.limit(
-    lambda: current_app.config["PIX_CONFIRM_RATE_LIMIT"], deduct_when=lambda response: response.status_code >= 400
-)
+# Only what fails verification counts: unsigned junk never throttles the bank's signed messages.
+@limiter.limit(lambda: current_app.config["PIX_CONFIRM_RATE_LIMIT"], exempt_when=signature_is_valid)
 def confirm_pix_payment() -> Response:
-    """The bank's signed webhook: mark the payment paid once and tell its waiting page."""
-    raw = request.get_data()
-    try:
-        verify_webhook(current_app.config["PIX_WEBHOOK_SECRET"], raw, dict(request.headers))
-    except InvalidSignatureError as error:
-        log.warning("refused an unverified confirmation from %s: %s", request.remote_addr, error)
-        raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature") from None
-    body = json_object()
-    bank_payment_id = required_string(body, "bank_payment_id", 64)
-    value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
-    try:
-        confirmation = confirm_payment(bank_payment_id, value, request.headers["webhook-id"])
-    except PaymentNotFoundError:
-        raise ApiError(404, "payment_not_found", "no payment has this bank_payment_id", "bank_payment_id") from None
-    except ValueMismatchError:
-        raise ApiError(400, "value_mismatch", "value does not match the payment's value", "value") from None
-    except PaymentExpiredError:
-        log.warning("confirmation for expired payment %s refused", bank_payment_id)
-        raise ApiError(410, "payment_expired", "the payment expired before it was confirmed") from None
-    if confirmation.transitioned:
-        log.info("payment %s confirmed", confirmation.payment.id)
-        publish_payment_status(confirmation.payment)
+    """The bank's signed webhook: keep the notice once, mark the payment paid once, tell its waiting page."""
+    if not signature_is_valid():
+        unverified.warning("refused an unverified confirmation from %s: %s", request.remote_addr, g.signature_error)
+        raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature")
+    notice = read_signed_confirmation()
+    result = apply_notice(notice)
+    log.info(
+        "bank notice %s: %s%s, payment %s",
+        notice.idempotency_key,
+        result.outcome,
+        " (a repeated message)" if result.replayed else "",
+        result.payment.id if result.payment else None,
+    )
+    if result.outcome in REFUSALS:
+        raise ApiError(*REFUSALS[result.outcome])
+    if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
+        publish_payment_status(result.payment)
         message = "The payment has been confirmed"
     else:
         message = "The payment was already confirmed"
-    return jsonify(message=message, payment=payment_status_json(confirmation.payment))
+    return jsonify(message=message, payment=payment_status_json(result.payment))
+
+
+def read_signed_confirmation() -> BankNotice:
+    """Today's signed JSON format as a notice; a body that cannot be read is kept before its 4xx."""
+    key = idempotency_key(request.headers["webhook-id"])
+    try:
+        body = json_object()
+        bank_payment_id = required_string(body, "bank_payment_id", 64)
+        value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
+    except ApiError as error:
+        keep_unreadable_notice(SIGNED_JSON, key, request.get_data(), error.message)
+        raise
+    return BankNotice(SIGNED_JSON, key, bank_payment_id, value, request.get_data())
 
 
 @bp.get("/payments/pix/qr_code/<name>")
@@ -100,7 +125,7 @@ def qr_code(name: str) -> Response:
     return response.make_conditional(request)
 
 
-@bp.get(f"/payments/pix/<string(length={TOKEN_LENGTH}):token>/status")
+@bp.get("/payments/pix/<page_token:token>/status")
 def payment_status(token: str) -> Response:
     """The payment's status, for pages whose live connection is down."""
     payment = get_payment_by_token(token)

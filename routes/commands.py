@@ -12,7 +12,8 @@ from flask.cli import AppGroup
 
 from pix.money import InvalidAmountError, from_cents, json_number, parse_amount
 from pix.signatures import sign_webhook
-from repository.payments import get_payment_by_bank_id, refused_confirmations
+from repository.bank_notices import notices_needing_action
+from repository.payments import get_payment_by_bank_id
 
 pix_cli = AppGroup("pix", help="PIX checkout tools.")
 
@@ -49,10 +50,18 @@ def confirm(bank_payment_id: str, value: str | None, url: str) -> None:
 @pix_cli.command("refused")
 @click.option("--limit", default=50, show_default=True, help="How many, newest first.")
 def refused(limit: int) -> None:
-    """List signed confirmations that could not be applied: money to refund or reconcile."""
-    for entry in refused_confirmations(limit):
-        value = from_cents(entry.value_cents)
-        click.echo(f"{entry.received_at:%Y-%m-%d %H:%M:%S}Z  {entry.reason:<18} {value:>14}  {entry.bank_payment_id}")
+    """List verified bank notices that were not applied: money to refund or reconcile."""
+    notices = notices_needing_action(limit)
+    if not notices:
+        click.echo("No bank notices need action: every verified confirmation was applied.")
+        return
+    click.echo(f"{'RECEIVED (UTC)':<20}  {'OUTCOME':<17}  {'VALUE (R$)':>14}  {'PAYMENT':>7}  BANK PAYMENT ID / DETAIL")
+    for notice in notices:
+        value = "" if notice.value_cents is None else f"{from_cents(notice.value_cents):.2f}"
+        click.echo(
+            f"{notice.received_at:%Y-%m-%d %H:%M:%S}Z  {notice.outcome:<17}  {value:>14}"
+            f"  {notice.payment_id or '-':>7}  {notice.payment_key or notice.detail or ''}"
+        )
 
 
 def _amount(bank_payment_id: str, value: str | None) -> Decimal:

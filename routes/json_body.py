@@ -60,4 +60,7 @@ def required_string(body: dict[str, Any], field: str, max_length: int) -> str:
         raise ApiError(400, "invalid_field", f"{field} must be a non-empty string", field)
     if len(value) > max_length:
         raise ApiError(400, "invalid_field", f"{field} must be at most {max_length} characters", field)
+    # Lone surrogates cannot be encoded and NUL cannot be stored: refuse them here, not in the driver.
+    if not value.isprintable():
+        raise ApiError(400, "invalid_field", f"{field} must not hold control characters or lone surrogates", field)
     return value.strip()

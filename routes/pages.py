@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, abort, current_app, make_response, render_template
 
 from db_models import PaymentStatus
-from repository.payments import TOKEN_LENGTH, get_payment_by_token
+from repository.payments import get_payment_by_token
 
 bp = Blueprint("pages", __name__)
 
@@ -22,8 +22,8 @@ def index() -> str:
     return render_template("index.html")
 
 
-# A fixed length keeps paths like /payments/pix/confirmation out of this route (they answer 405, not a page).
-@bp.get(f"/payments/pix/<string(length={TOKEN_LENGTH}):token>")
+# The token converter keeps paths like /payments/pix/confirmation out of this route (they answer 405, not a page).
+@bp.get("/payments/pix/<page_token:token>")
 def payment_page(token: str) -> Response:
     """The page a buyer keeps open: the QR code while pending, then paid or expired."""
     payment = get_payment_by_token(token)

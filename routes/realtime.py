@@ -1,15 +1,22 @@
 """Socket.IO: each waiting page joins its own payment's room with the page's secret token."""
 
+import logging
+import traceback
 from typing import Any
 
-from flask_socketio import emit, join_room, leave_room
+from flask import current_app
+from flask_socketio import emit, join_room, leave_room, rooms
 
-from db_models import Payment
+from db_models import Payment, db
 from extensions import socketio
-from repository.payments import TOKEN_LENGTH, get_payment_by_token
+from repository.payments import get_payment_by_token, is_page_token
 from routes.presenters import payment_status_json
+from routes.throttled_log import ThrottledLog
 
 STATUS_EVENT = "payment_status"
+log = logging.getLogger(__name__)
+# A client can make a handler fail as often as it likes: one short line each, and not too many.
+failures = ThrottledLog(log)
 
 
 def payment_room(token: str) -> str:
@@ -22,19 +29,48 @@ def publish_payment_status(payment: Payment) -> None:
     socketio.emit(STATUS_EVENT, payment_status_json(payment), to=payment_room(payment.token))
 
 
-@socketio.on("subscribe")
-def subscribe(data: Any) -> dict[str, Any]:
+def refusal(code: str, message: str) -> dict[str, Any]:
+    """The acknowledgement of an event the server did not act on."""
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def subscribe(*args: Any) -> dict[str, Any]:
     """Join a payment's room and send its status at once, so no earlier change is missed."""
-    token = data.get("token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or len(token) != TOKEN_LENGTH:
-        return {"ok": False, "error": {"code": "invalid_token", "message": 'send {"token": "..."}'}}
+    token = args[0].get("token") if len(args) == 1 and isinstance(args[0], dict) else None
+    if not is_page_token(token):
+        return refusal("invalid_token", 'send one argument, {"token": "<the page token>"}')
     room = payment_room(token)
+    subscribed = [name for name in rooms() if name.startswith("payment:")]
+    if room not in subscribed and len(subscribed) >= current_app.config["SOCKETIO_MAX_SUBSCRIPTIONS"]:
+        return refusal("too_many_subscriptions", "this connection already follows as many payments as it may")
     # Join before reading: a confirmation committed after the read is then emitted to us.
     join_room(room)
     payment = get_payment_by_token(token)
     if payment is None:
         leave_room(room)
-        return {"ok": False, "error": {"code": "payment_not_found", "message": "no payment has this token"}}
+        return refusal("payment_not_found", "no payment has this token")
     status = payment_status_json(payment)
     emit(STATUS_EVENT, status)
     return {"ok": True, "payment": status}
+
+
+def unknown_event(event: str, *_args: Any) -> dict[str, Any]:
+    """Answer events nobody handles, so a client learns of its mistake instead of waiting for an ack."""
+    return refusal("unknown_event", "this server only understands subscribe")
+
+
+def handler_failed(error: Exception) -> dict[str, Any]:
+    """Any handler failure: roll back, log one throttled line, and acknowledge with an error."""
+    db.session.rollback()
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    failures.warning(
+        "socket.io handler failed: %s at %s", type(error).__name__, f"{where.filename}:{where.lineno}" if where else "?"
+    )
+    return refusal("internal_error", "the server could not handle this event")
+
+
+def register_socket_handlers() -> None:
+    """Attach the handlers to the unbound socketio extension."""
+    socketio.on_event("subscribe", subscribe)
+    socketio.on_event("*", unknown_event)
+    socketio.on_error_default(handler_failed)

@@ -1,7 +1,6 @@
 """POST /payments/pix/confirmation: the bank's signed, idempotent, atomic webhook."""
 
 import json
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,7 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
-from repository.payments import refused_confirmations
+from db_models import BankNotification, db
+from repository.bank_notices import notices_needing_action
+from tests.concurrency import run_together
 from tests.conftest import CONFIRMATION_URL
 
 OTHER_SECRET = "whsec_c29tZWJvZHktZWxzZXMtd2ViaG9vay1zZWNyZXQ="
@@ -164,29 +165,31 @@ def test_concurrent_confirmations_give_one_transition_and_one_event(
     payment = make_payment()
     socket_client.emit("subscribe", {"token": token_of(payment)})
     raw = body_for(payment)
-    start = threading.Barrier(12)
-    results: list[tuple[int, str]] = []
 
-    def confirm_from_a_thread() -> None:
-        client = app.test_client()
-        start.wait()
-        response = client.post(CONFIRMATION_URL, data=raw, headers=signed_headers(raw))
-        results.append((response.status_code, response.get_json()["message"]))
+    def confirm_from_a_thread() -> tuple[int, str]:
+        response = app.test_client().post(CONFIRMATION_URL, data=raw, headers=signed_headers(raw))
+        return response.status_code, response.get_json()["message"]
 
-    threads = [threading.Thread(target=confirm_from_a_thread) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
+    results = run_together(12, confirm_from_a_thread)
     assert [status for status, _ in results] == [200] * 12
     assert sum(message == "The payment has been confirmed" for _, message in results) == 1
     assert len(paid_events(socket_client)) == 1
 
 
-def refused_rows(app: Flask) -> list[tuple[str, str, int]]:
+def test_concurrent_retries_of_one_refused_message_are_kept_once(
+    app: Flask, make_payment: Callable, signed_headers: Callable
+) -> None:
+    payment = make_payment(20)
+    raw = body_for(payment, 19)
+    headers = signed_headers(raw)
+    statuses = run_together(16, lambda: app.test_client().post(CONFIRMATION_URL, data=raw, headers=headers).status_code)
+    assert statuses == [400] * 16
+    assert refused_rows(app) == [("value_mismatch", payment["bank_payment_id"], 1900)]
+
+
+def refused_rows(app: Flask) -> list[tuple[str, str | None, int | None]]:
     with app.app_context():
-        return [(r.reason, r.bank_payment_id, r.value_cents) for r in refused_confirmations()]
+        return [(n.outcome, n.payment_key, n.value_cents) for n in notices_needing_action()]
 
 
 def test_refused_confirmations_are_kept_once_for_reconciliation(
@@ -200,6 +203,7 @@ def test_refused_confirmations_are_kept_once_for_reconciliation(
         first = client.post(CONFIRMATION_URL, data=raw, headers=headers)
         retry = client.post(CONFIRMATION_URL, data=raw, headers=headers)
         assert first.status_code == retry.status_code
+        assert first.get_json() == retry.get_json()
     assert sorted(refused_rows(app)) == [
         ("payment_expired", late["bank_payment_id"], 1000),
         ("value_mismatch", mispriced["bank_payment_id"], 1900),
@@ -207,12 +211,69 @@ def test_refused_confirmations_are_kept_once_for_reconciliation(
     assert not stored_payment(late).paid
 
 
-def test_unsigned_or_applied_confirmations_are_not_kept(app: Flask, make_payment: Callable, confirm, client) -> None:
+def test_unsigned_confirmations_are_not_kept_and_applied_ones_need_no_action(
+    app: Flask, make_payment: Callable, confirm, client
+) -> None:
     payment = make_payment()
     client.post(CONFIRMATION_URL, data=body_for(payment), content_type="application/json")
     confirm(payment)
-    confirm(payment)
+    with app.app_context():
+        [notice] = db.session.execute(db.select(BankNotification)).scalars()
+    assert (notice.outcome, notice.payment_id, notice.value_cents) == ("applied", payment["id"], 150000)
     assert refused_rows(app) == []
+
+
+def test_a_second_transfer_for_a_paid_payment_is_kept_for_refund(
+    app: Flask, make_payment: Callable, confirm: Callable, socket_client: SocketIOTestClient, token_of
+) -> None:
+    payment = make_payment(30)
+    socket_client.emit("subscribe", {"token": token_of(payment)})
+    assert confirm(payment).status_code == 200
+    second = confirm(payment)  # a new webhook-id: the bank says money moved again
+    assert second.status_code == 200
+    assert second.get_json()["message"] == "The payment was already confirmed"
+    assert refused_rows(app) == [("already_paid", payment["bank_payment_id"], 3000)]
+    assert len(paid_events(socket_client)) == 1
+
+
+def test_a_retried_message_is_answered_as_the_first_time_without_a_new_row(
+    app: Flask, client: FlaskClient, make_payment: Callable, signed_headers: Callable
+) -> None:
+    payment = make_payment(30)
+    raw = body_for(payment)
+    headers = signed_headers(raw)
+    first = client.post(CONFIRMATION_URL, data=raw, headers=headers)
+    retry = client.post(CONFIRMATION_URL, data=raw, headers=headers)
+    assert first.get_json()["message"] == "The payment has been confirmed"
+    assert retry.status_code == 200
+    assert retry.get_json()["message"] == "The payment was already confirmed"
+    with app.app_context():
+        assert db.session.execute(db.select(db.func.count(BankNotification.id))).scalar() == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type"),
+    [
+        (b'{"bank_payment_id": "abc", "value": 100000.01}', "application/json"),
+        (b'{"bank_payment_id": "abc", "value": 10.001}', "application/json"),
+        (b'{"bank_payment_id": "' + b"x" * 65 + b'", "value": 10}', "application/json"),
+        (b'{"bank_payment_id": "\\ud800abc", "value": 10}', "application/json"),
+        (b'{"bank_payment_id": "\\u0000abc", "value": 10}', "application/json"),
+        (b"[1, 2", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b'{"bank_payment_id": "abc", "value": 10}', "text/plain"),
+    ],
+)
+def test_verified_but_unreadable_confirmations_are_kept_once_with_their_bytes(
+    app: Flask, client: FlaskClient, signed_headers: Callable, raw: bytes, content_type: str
+) -> None:
+    headers = signed_headers(raw) | {"Content-Type": content_type}
+    answers = [client.post(CONFIRMATION_URL, data=raw, headers=headers) for _ in range(2)]
+    assert {answer.status_code for answer in answers} <= {400, 415}
+    with app.app_context():
+        [notice] = notices_needing_action()
+    assert (notice.outcome, notice.raw) == ("invalid", raw)
+    assert notice.detail
 
 
 def test_cli_lists_refused_confirmations(app: Flask, make_payment: Callable, confirm: Callable) -> None:

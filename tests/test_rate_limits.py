@@ -15,12 +15,36 @@ def test_creation_over_the_limit_gets_429_with_retry_after(app_config: dict[str,
     assert 0 < int(refused.headers["Retry-After"]) <= 60
 
 
-def test_confirmation_has_its_own_limit(app_config: dict[str, Any], signed_headers: Any) -> None:
-    client = create_app(app_config | {"PIX_CONFIRM_RATE_LIMIT": "1 per minute"}).test_client()
+def test_unsigned_junk_never_throttles_the_banks_signed_confirmations(
+    app_config: dict[str, Any], signed_headers: Any
+) -> None:
+    client = create_app(app_config | {"PIX_CONFIRM_RATE_LIMIT": "2 per minute"}).test_client()
     raw = b'{"bank_payment_id": "unknown", "value": 1}'
-    assert client.post("/payments/pix/confirmation", data=raw, headers=signed_headers(raw)).status_code == 404
-    assert client.post("/payments/pix/confirmation", data=raw, headers=signed_headers(raw)).status_code == 429
+    junk = [client.post("/payments/pix/confirmation", data=raw, content_type="application/json") for _ in range(4)]
+    assert [response.status_code for response in junk] == [401, 401, 429, 429]
+    assert junk[-1].get_json()["error"]["code"] == "too_many_requests"
+    signed = [client.post("/payments/pix/confirmation", data=raw, headers=signed_headers(raw)) for _ in range(3)]
+    assert [response.status_code for response in signed] == [404, 404, 404]
     assert client.post("/payments/pix", json={"value": 10}).status_code == 201
+
+
+def test_wrong_shop_keys_never_lock_the_shop_out(app_config: dict[str, Any]) -> None:
+    key = "shop-key-" + "x" * 24
+    settings = {
+        "SHOP_API_KEY": key,
+        "PIX_AUTH_FAILURE_RATE_LIMIT": "2 per minute",
+        "PIX_CREATE_RATE_LIMIT": "3 per minute",
+    }
+    client = create_app(app_config | settings).test_client()
+    shop = {"Authorization": f"Bearer {key}"}
+    junk = [client.post("/payments/pix", json={"value": 10}).status_code for _ in range(4)]
+    assert junk == [401, 401, 429, 429]
+    assert [client.post("/payments/pix", json={"value": 10}, headers=shop).status_code for _ in range(4)] == [
+        201,
+        201,
+        201,
+        429,
+    ]
 
 
 def test_limits_can_be_switched_off(app_config: dict[str, Any]) -> None:

@@ -118,9 +118,10 @@ def test_slow_query_does_not_stall_other_clients(two_processes: list[LiveServer]
         stuck.start()
         time.sleep(0.3)  # the creation is now waiting for the lock inside the server
         started = time.monotonic()
-        status, health = server.request("GET", "/health")
+        # Health reads the locked table too, so ask for something that needs no database.
+        status, document = server.request("GET", "/openapi.json")
         answered_in = time.monotonic() - started
-        assert (status, health["database"], created) == (200, "ok", [])
+        assert (status, document["openapi"], created) == (200, "3.1.0", [])
         assert answered_in < 0.5, f"another client waited {answered_in:.2f} s behind the stuck query"
         blocker.rollback()
     stuck.join(timeout=10)

@@ -1,0 +1,127 @@
+"""The one way in for a bank's word: store every verified notice once, and apply it to its payment."""
+
+import hashlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from db_models import BankNotification, NoticeOutcome, Payment, PaymentStatus, db
+from db_models.base import now_utc
+from pix.money import to_cents
+from repository.payments import get_payment_by_bank_id
+
+MAX_KEY_LENGTH = 200
+MAX_DETAIL_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class BankNotice:
+    """What a bank said, whatever its format: which payment, how much, its message id and its bytes."""
+
+    source: str
+    idempotency_key: str
+    bank_payment_id: str
+    value: Decimal
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class NoticeResult:
+    """What became of a notice; replayed when the bank had sent this very message before."""
+
+    outcome: NoticeOutcome
+    payment: Payment | None
+    replayed: bool = False
+
+
+def idempotency_key(message_id: str) -> str:
+    """The bank's message id as a key any database stores: itself, or a digest when it is odd or long."""
+    if 0 < len(message_id) <= MAX_KEY_LENGTH and message_id.isascii() and message_id.isprintable():
+        return message_id
+    return "sha256:" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def apply_notice(notice: BankNotice) -> NoticeResult:
+    """Apply a notice to its payment and record it, in one transaction; a repeated message changes nothing."""
+    now = now_utc()
+    # One conditional UPDATE: of concurrent notices, only one can match the pending row.
+    paid = db.session.execute(
+        update(Payment)
+        .where(
+            Payment.bank_payment_id == notice.bank_payment_id,
+            Payment.value_cents == to_cents(notice.value),
+            Payment.status == PaymentStatus.PENDING,
+            Payment.expiration_date > now,
+        )
+        .values(status=PaymentStatus.PAID, paid_at=now)
+        .returning(Payment),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    payment = paid or get_payment_by_bank_id(notice.bank_payment_id)
+    outcome = NoticeOutcome.APPLIED if paid else _why_not_applied(payment, notice.value)
+    stored = _insert_once(
+        source=notice.source,
+        idempotency_key=notice.idempotency_key,
+        payment_id=payment.id if payment else None,
+        payment_key=notice.bank_payment_id,
+        value_cents=to_cents(notice.value),
+        outcome=outcome,
+        raw=notice.raw,
+    )
+    if not stored:
+        # The bank repeats a message it sent before: undo this attempt and answer as the first time.
+        db.session.rollback()
+        return _replay(notice.idempotency_key)
+    db.session.commit()
+    return NoticeResult(outcome, payment)
+
+
+def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> None:
+    """Record a verified message that could not be read as a notice: the bank may still have moved money."""
+    _insert_once(
+        source=source, idempotency_key=key, outcome=NoticeOutcome.INVALID, detail=detail[:MAX_DETAIL_LENGTH], raw=raw
+    )
+    db.session.commit()
+
+
+def notices_needing_action(limit: int = 100) -> list[BankNotification]:
+    """The latest notices that were not applied, newest first: money to refund or reconcile."""
+    query = (
+        db.select(BankNotification)
+        .where(BankNotification.outcome != NoticeOutcome.APPLIED)
+        .order_by(BankNotification.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def _why_not_applied(payment: Payment | None, value: Decimal) -> NoticeOutcome:
+    if payment is None:
+        return NoticeOutcome.PAYMENT_NOT_FOUND
+    if payment.value != value:
+        return NoticeOutcome.VALUE_MISMATCH
+    if payment.paid:
+        return NoticeOutcome.ALREADY_PAID
+    return NoticeOutcome.PAYMENT_EXPIRED
+
+
+def _insert_once(**values: Any) -> bool:
+    # INSERT ... ON CONFLICT DO NOTHING in one statement: concurrent retries of one message cannot race.
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(BankNotification)
+        .values(received_at=now_utc(), **values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(BankNotification.id)
+    )
+    return db.session.execute(statement).scalar_one_or_none() is not None
+
+
+def _replay(key: str) -> NoticeResult:
+    stored = db.session.execute(db.select(BankNotification).filter_by(idempotency_key=key)).scalar_one()
+    payment = db.session.get(Payment, stored.payment_id) if stored.payment_id else None
+    return NoticeResult(NoticeOutcome(stored.outcome), payment, replayed=True)
