@@ -1,13 +1,17 @@
 """Socket.IO: one room per payment, joined with the page token, status sent on subscribe."""
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
+from app import create_app
 from extensions import socketio
+from routes.throttled_log import ThrottledLog
 
 
 def statuses(socket: SocketIOTestClient) -> list[dict[str, Any]]:
@@ -91,3 +95,58 @@ def test_status_endpoint_serves_polling_pages(client: FlaskClient, make_payment,
     assert response.headers["Cache-Control"] == "no-store"
     assert response.get_json()["payment"]["status"] == "paid"
     assert "bank_payment_id" not in response.get_json()["payment"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ({"token": "a" * 32}, "a second argument"),
+        ({"token": "\ud800" + "a" * 31},),
+        ({"token": "\x00" * 32},),
+        ({"token": ["a" * 32]},),
+        ({"token": {"token": "a" * 32}},),
+        ("a" * 32,),
+    ],
+)
+def test_malformed_subscriptions_get_an_error_ack_and_no_traceback(
+    socket_client: SocketIOTestClient, caplog: pytest.LogCaptureFixture, args: tuple
+) -> None:
+    ack = socket_client.emit("subscribe", *args, callback=True)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == "invalid_token"
+    assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
+
+
+def test_unknown_events_get_an_error_ack(socket_client: SocketIOTestClient) -> None:
+    ack = socket_client.emit("unsubscribe_everyone", {"token": "x"}, callback=True)
+    assert ack == {"ok": False, "error": {"code": "unknown_event", "message": "this server only understands subscribe"}}
+
+
+def test_a_failing_handler_acks_an_error_and_logs_few_short_lines(
+    monkeypatch: pytest.MonkeyPatch, socket_client: SocketIOTestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(_token: str) -> None:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("routes.realtime.get_payment_by_token", explode)
+    monkeypatch.setattr("routes.realtime.failures", ThrottledLog(logging.getLogger("routes.realtime"), lines=3))
+    acks = [socket_client.emit("subscribe", {"token": "a" * 32}, callback=True) for _ in range(20)]
+    assert {ack["error"]["code"] for ack in acks} == {"internal_error"}
+    lines = [record for record in caplog.records if record.name == "routes.realtime"]
+    assert len(lines) == 3
+    assert all(record.exc_info is None and "\n" not in record.getMessage() for record in lines)
+    assert "secret internal detail" not in caplog.text
+
+
+def test_a_connection_follows_at_most_the_configured_number_of_payments(
+    app_config: dict[str, Any], token_of: Callable
+) -> None:
+    app = create_app(app_config | {"SOCKETIO_MAX_SUBSCRIPTIONS": "2"})
+    client = app.test_client()
+    tokens = [token_of(client.post("/payments/pix", json={"value": 1}).get_json()["payment"]) for _ in range(3)]
+    page = socketio.test_client(app, flask_test_client=client)
+    acks = [page.emit("subscribe", {"token": token}, callback=True) for token in tokens]
+    assert [ack["ok"] for ack in acks] == [True, True, False]
+    assert acks[2]["error"]["code"] == "too_many_subscriptions"
+    assert page.emit("subscribe", {"token": tokens[0]}, callback=True)["ok"] is True  # a re-subscribe is free

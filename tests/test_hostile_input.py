@@ -1,0 +1,157 @@
+"""Arbitrary Unicode through every input that reaches the database, on SQLite and PostgreSQL.
+
+Each example is followed by a full round (create, confirm, read back) on the same app and pool, so an input
+that leaves a connection or the process broken fails the example that caused it. No answer may be a 5xx.
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import create_app
+from config import DEFAULTS
+from db_models import db
+from extensions import socketio
+from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
+from tests.conftest import CONFIRMATION_URL
+from tests.services import fresh_postgres_database
+
+EXAMPLES = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False
+)
+# Any code point, lone surrogates and NUL drawn often, in text of the lengths each field accepts.
+any_character = st.characters(exclude_categories=()) | st.sampled_from(["\ud800", "\udfff", "\x00", "\n", "'", "%"])
+
+
+def hostile_strings(min_size: int = 0, max_size: int = 80) -> st.SearchStrategy[str]:
+    """Text of any code points; ASCII letters keep the right length plausible for ids and tokens."""
+    return st.lists(any_character | st.sampled_from("aZ9_-"), min_size=min_size, max_size=max_size).map("".join)
+
+
+hostile_text = hostile_strings() | st.sampled_from(["\ud800" + "a" * 31, "\x00" * 32, "a" * 5000, "' OR 1=1 --"])
+tokens = hostile_strings(32, 32) | hostile_text
+amounts = st.decimals(min_value="0.01", max_value="100000", places=2).map(str)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | hostile_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(hostile_text, children, max_size=3),
+    max_leaves=6,
+)
+# What WSGI can deliver in a header: latin-1 text without line breaks.
+header_text = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), min_size=1, max_size=300)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def hostile_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One app and one connection pool for every example, so damage carries over and is seen."""
+    with pytest.MonkeyPatch.context() as environment:
+        for name in DEFAULTS:
+            environment.delenv(name, raising=False)
+        config = {"TESTING": True, "SOCKETIO_ASYNC_MODE": "threading", "RATELIMIT_ENABLED": False}
+        if request.param == "sqlite":
+            yield from _app(config | {"DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'h.db'}"})
+        else:
+            with fresh_postgres_database() as url:
+                yield from _app(config | {"DATABASE_URL": url, "AUTO_MIGRATE": True})
+
+
+def _app(config: dict[str, Any]) -> Iterator[Flask]:
+    app = create_app(config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def assert_not_5xx(response: Any) -> None:
+    assert response.status_code < 500, response.get_data(as_text=True)
+
+
+def signed_post(client: FlaskClient, raw: bytes, message_id: str | None = None) -> Any:
+    headers = sign_webhook(DEVELOPMENT_WEBHOOK_SECRET, raw, message_id=message_id)
+    return client.post(CONFIRMATION_URL, data=raw, headers=headers | {"Content-Type": "application/json"})
+
+
+def assert_still_works(app: Flask) -> None:
+    """The process still creates, confirms and reads back the right payment."""
+    client = app.test_client()
+    created = client.post("/payments/pix", json={"value": "12.34"})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    payment = created.get_json()["payment"]
+    raw = json.dumps({"bank_payment_id": payment["bank_payment_id"], "value": 12.34}).encode()
+    confirmed = signed_post(client, raw)
+    assert confirmed.status_code == 200, confirmed.get_data(as_text=True)
+    status = client.get(payment["status_url"]).get_json()["payment"]
+    assert (status["id"], status["status"], status["value"]) == (payment["id"], "paid", 12.34)
+    assert client.get("/health").status_code == 200
+
+
+def path_segment(text: str) -> str:
+    """text percent-encoded as a client would send it, lone surrogates included."""
+    return quote(text.encode("utf-8", "surrogatepass"), safe="")
+
+
+@EXAMPLES
+@given(segment=tokens, query=hostile_text)
+def test_any_path_and_query(hostile_app: Flask, segment: str, query: str) -> None:
+    client = hostile_app.test_client()
+    encoded, query_string = path_segment(segment), f"token={path_segment(query)}"
+    for path in (f"/payments/pix/{encoded}", f"/payments/pix/{encoded}/status", f"/payments/pix/qr_code/{encoded}"):
+        assert_not_5xx(client.get(path, query_string=query_string))
+        assert_not_5xx(client.get(path, query_string=query_string, headers={"Accept": "text/html"}))
+    assert_still_works(hostile_app)
+
+
+@EXAMPLES
+@given(value=amounts | json_values, extra_key=hostile_text, extra=json_values)
+def test_any_creation_body(hostile_app: Flask, value: Any, extra_key: str, extra: Any) -> None:
+    client = hostile_app.test_client()
+    for body in ({"value": value}, {"value": value, extra_key: extra}, value):
+        raw = json.dumps(body).encode()
+        assert_not_5xx(client.post("/payments/pix", data=raw, content_type="application/json"))
+    assert_still_works(hostile_app)
+
+
+@EXAMPLES
+@given(payment_key=hostile_strings(1, 64) | json_values, value=amounts | json_values, message_id=header_text)
+def test_any_signed_confirmation(hostile_app: Flask, payment_key: Any, value: Any, message_id: str) -> None:
+    client = hostile_app.test_client()
+    raw = json.dumps({"bank_payment_id": payment_key, "value": value}).encode()
+    first = signed_post(client, raw, message_id)
+    retry = signed_post(client, raw, message_id)
+    assert_not_5xx(first)
+    assert (retry.status_code, retry.get_json()) == (first.status_code, first.get_json())
+    assert_still_works(hostile_app)
+
+
+@EXAMPLES
+@given(raw=st.binary(max_size=300), message_id=header_text)
+def test_any_signed_bytes(hostile_app: Flask, raw: bytes, message_id: str) -> None:
+    client = hostile_app.test_client()
+    assert_not_5xx(client.post(CONFIRMATION_URL, data=raw, content_type="application/json"))
+    if raw.decode("utf-8", "ignore").encode() == raw:  # only UTF-8 bodies can be signed
+        assert_not_5xx(signed_post(client, raw, message_id))
+    assert_still_works(hostile_app)
+
+
+subscriptions = st.lists(json_values, max_size=3) | st.tuples(st.fixed_dictionaries({"token": tokens})).map(list)
+
+
+@EXAMPLES
+@given(args=subscriptions, event=hostile_text)
+def test_any_socket_event(hostile_app: Flask, args: list[Any], event: str) -> None:
+    page = socketio.test_client(hostile_app, flask_test_client=hostile_app.test_client())
+    try:
+        for name in ("subscribe", event or "x"):
+            ack = page.emit(name, *args, callback=True)
+            assert ack["ok"] is False
+            assert ack["error"]["code"] in {"invalid_token", "payment_not_found", "unknown_event"}
+    finally:
+        page.disconnect()
+    assert_still_works(hostile_app)
