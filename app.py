@@ -12,9 +12,7 @@ if __name__ == "__main__" and os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") 
 
     eventlet.monkey_patch()
 
-import gc
 import logging
-import resource
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,31 +24,30 @@ from config import load_settings
 from db_models import db
 from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
+from middleware import TrustedHosts, WholeBody, origin_checker
 from routes import api, docs, pages
 from routes.commands import register_commands
 from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
 from routes.realtime import register_socket_handlers
+from routes.security_headers import register_security_headers
+from serving import serve
 from templating import register_template_filters
 
 log = logging.getLogger("pix_checkout")
 
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
-MAX_GREEN_THREADS = 20_000
-LISTEN_BACKLOG = 2048
-
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a configured app: defaults, then the environment, then config."""
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_settings(config, app.instance_path))
-    if app.config["PROXY_FIX_HOPS"]:
-        hops = app.config["PROXY_FIX_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
     register_extensions(app)
+    register_middleware(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_security_headers(app)
     register_template_filters(app)
     register_commands(app)
     return app
@@ -70,8 +67,23 @@ def register_extensions(app: Flask) -> None:
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         channel=app.config["SOCKETIO_CHANNEL"],
+        ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
+        ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
+        max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"],
+        # With TRUSTED_HOSTS, a browser may open a socket only from a trusted origin; else only from this one.
+        cors_allowed_origins=origin_checker(rules) if (rules := app.config["TRUSTED_HOST_RULES"]) else None,
     )
     register_socket_handlers()
+
+
+def register_middleware(app: Flask) -> None:
+    """Wrap everything, Socket.IO included: proxy headers first, then the Host check, then whole bodies."""
+    app.wsgi_app = WholeBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    if app.config["TRUSTED_HOST_RULES"]:
+        app.wsgi_app = TrustedHosts(app.wsgi_app, app.config["TRUSTED_HOST_RULES"])
+    if app.config["PROXY_FIX_HOPS"]:
+        hops = app.config["PROXY_FIX_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -79,24 +91,8 @@ def register_blueprints(app: Flask) -> None:
     app.url_map.converters["page_token"] = PageTokenConverter
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    app.register_blueprint(docs.bp)
-
-
-def serve(app: Flask, host: str, port: int) -> None:
-    """Serve app and its websockets until interrupted."""
-    if app.config["SOCKETIO_ASYNC_MODE"] != "eventlet":
-        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
-        return
-    import eventlet.wsgi
-
-    # Each waiting page holds a socket and a green thread: lift the defaults of 1,024 of each.
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
-    # Keep startup objects out of every later garbage collection: shorter pauses for all pages.
-    gc.freeze()
-    # debug=False: eventlet would otherwise put tracebacks in the body of a 500.
-    eventlet.wsgi.server(listener, app, max_size=MAX_GREEN_THREADS, log_output=False, debug=False)
+    if app.config["API_DOCS_ENABLED"]:
+        app.register_blueprint(docs.bp)
 
 
 def main() -> None:

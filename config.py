@@ -1,6 +1,7 @@
 """Settings: defaults, then environment variables, then the mapping given to create_app."""
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 
+from middleware import split_host
 from pix.merchant import load_merchant
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, check_webhook_secret
 
@@ -41,6 +43,11 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_HOSTS": None,
     "DISPLAY_TIMEZONE": "America/Sao_Paulo",
     "MAX_CONTENT_LENGTH": 64 * 1024,
+    "API_DOCS_ENABLED": True,
+    "HTTP_IDLE_TIMEOUT": 30,
+    "HTTP_HEADER_TIMEOUT": 10,
+    "SOCKETIO_PING_INTERVAL": 25,
+    "SOCKETIO_PING_TIMEOUT": 20,
 }
 ENVIRONMENTS = ("development", "production")
 MIN_API_KEY_LENGTH = 24
@@ -51,7 +58,14 @@ LARGEST_AMOUNT = Decimal("9999999999.99")
 WHOLE_NUMBERS = {
     "PROXY_FIX_HOPS": (0, 5),
     "SOCKETIO_MAX_SUBSCRIPTIONS": (1, 1000),
+    "HTTP_IDLE_TIMEOUT": (1, 3600),
+    "HTTP_HEADER_TIMEOUT": (1, 300),
+    "SOCKETIO_PING_INTERVAL": (1, 300),
+    "SOCKETIO_PING_TIMEOUT": (1, 300),
 }
+# A DNS name, a leading dot for "and its subdomains", an IPv4 address or a bracketed IPv6 literal; never "*".
+DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"\.?{DNS_LABEL}(\.{DNS_LABEL})*|\[[0-9A-Fa-f:.]+\]")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -118,7 +132,8 @@ def _pix(settings: dict[str, Any]) -> None:
 
 
 def _deployment(settings: dict[str, Any]) -> None:
-    settings["RATELIMIT_ENABLED"] = _boolean(settings["RATELIMIT_ENABLED"], "RATELIMIT_ENABLED")
+    for name in ("RATELIMIT_ENABLED", "API_DOCS_ENABLED"):
+        settings[name] = _boolean(settings[name], name)
     queue = settings["SOCKETIO_MESSAGE_QUEUE"]
     if not settings["RATELIMIT_STORAGE_URI"]:
         # Several processes must count together, so share the Redis that already carries their events.
@@ -131,9 +146,22 @@ def _deployment(settings: dict[str, Any]) -> None:
             raise ConfigError(f"{name} must read like '60 per minute', got {settings[name]!r}") from None
     for name, (low, high) in WHOLE_NUMBERS.items():
         settings[name] = _whole_number(settings[name], name, low, high)
-    if isinstance(settings["TRUSTED_HOSTS"], str):
-        # page_url and friends are built from the Host header: only answer to the shop's own names.
-        settings["TRUSTED_HOSTS"] = [host.strip() for host in settings["TRUSTED_HOSTS"].split(",") if host.strip()]
+    _trusted_hosts(settings)
+
+
+def _trusted_hosts(settings: dict[str, Any]) -> None:
+    # page_url and friends are built from the Host header: only answer to the shop's own names and ports.
+    raw = settings["TRUSTED_HOSTS"] or []
+    entries = [entry.strip() for entry in raw.split(",")] if isinstance(raw, str) else list(raw)
+    rules = []
+    for entry in filter(None, entries):
+        name, port = split_host(entry)
+        if not name or not HOST_NAME.fullmatch(name):
+            raise ConfigError(f"TRUSTED_HOSTS entries are host names with an optional :port, got {entry!r}")
+        rules.append((name.lower(), port))
+    settings["TRUSTED_HOST_RULES"] = rules
+    # Flask checks the names too (it ignores ports), so nothing builds a link from an unchecked Host.
+    settings["TRUSTED_HOSTS"] = sorted({name for name, _ in rules}) or None
 
 
 def _one_of(settings: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,3 +88,30 @@ def test_confirmation_through_nginx_reaches_the_page(through_nginx: str, transpo
         assert statuses == ["pending", "paid"]
     finally:
         page.disconnect()
+
+
+def headers_of(url: str, body: bytes | None = None) -> tuple[int, list[tuple[str, str]]]:
+    request = urllib.request.Request(url, body, {"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.getheaders()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.items()
+
+
+def test_pages_through_nginx_carry_the_apps_security_headers_once(through_nginx: str) -> None:
+    payment = CheckoutClient(through_nginx).create_payment(5)
+    status, headers = headers_of(payment["page_url"])
+    policies = [value for name, value in headers if name.lower() == "content-security-policy"]
+    assert status == 200
+    assert len(policies) == 1
+    assert "script-src 'self'" in policies[0]
+    assert [value for name, value in headers if name.lower() == "x-content-type-options"] == ["nosniff"]
+
+
+def test_what_nginx_answers_itself_carries_strict_headers(through_nginx: str) -> None:
+    status, headers = headers_of(f"{through_nginx}/payments/pix", b"x" * 70_000)  # over client_max_body_size
+    named = {name.lower(): value for name, value in headers}
+    assert status == 413
+    assert named["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert (named["x-frame-options"], named["x-content-type-options"]) == ("DENY", "nosniff")

@@ -1,0 +1,54 @@
+"""The eventlet server behind `python app.py`: many idle pages, and no connection held by a silent client."""
+
+import gc
+import resource
+
+from flask import Flask
+
+from extensions import socketio
+
+MAX_GREEN_THREADS = 20_000
+LISTEN_BACKLOG = 2048
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Serve app and its websockets until interrupted."""
+    if app.config["SOCKETIO_ASYNC_MODE"] != "eventlet":
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+        return
+    import eventlet.wsgi
+
+    class DeadlineProtocol(eventlet.wsgi.HttpProtocol):
+        """HTTP/1.1 whose request line and headers must arrive in time, however slowly they trickle."""
+
+        # Per-read socket timeouts alone let a client send one byte just before each runs out.
+        header_deadline = app.config["HTTP_IDLE_TIMEOUT"] + app.config["HTTP_HEADER_TIMEOUT"]
+
+        def handle_one_request(self) -> None:
+            self.deadline = eventlet.Timeout(self.header_deadline, TimeoutError("request headers too slow"))
+            try:
+                super().handle_one_request()
+            finally:
+                self.deadline.cancel()
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            self.deadline.cancel()  # the headers are in: the application may take its time
+            return parsed
+
+    # Each waiting page holds a socket and a green thread: lift the defaults of 1,024 of each.
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
+    # Keep startup objects out of every later garbage collection: shorter pauses for all pages.
+    gc.freeze()
+    eventlet.wsgi.server(
+        listener,
+        app,
+        max_size=MAX_GREEN_THREADS,
+        log_output=False,
+        debug=False,  # eventlet would otherwise put tracebacks in the body of a 500
+        protocol=DeadlineProtocol,
+        keepalive=app.config["HTTP_IDLE_TIMEOUT"],  # waiting for the next request on a kept-alive connection
+        socket_timeout=app.config["HTTP_IDLE_TIMEOUT"],  # a read or write that stalls mid-request
+    )

@@ -1,0 +1,134 @@
+"""The real eventlet server against clients that misbehave at the HTTP level: chunked, silent or slow."""
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+import socketio
+
+from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
+from tests.live_server import LiveServer
+
+IDLE_SECONDS = 1
+HEADER_SECONDS = 1
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with one-second idle and header timeouts, so silence is punished quickly."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("strict-server"),
+        HTTP_IDLE_TIMEOUT=str(IDLE_SECONDS),
+        HTTP_HEADER_TIMEOUT=str(HEADER_SECONDS),
+        SOCKETIO_PING_INTERVAL="1",
+        SOCKETIO_PING_TIMEOUT="2",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def raw_request(server: LiveServer, head: bytes, chunks: list[bytes]) -> tuple[int, dict]:
+    """Send head and a chunked body over a plain socket; the status and JSON body of the answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+        connection.sendall(head + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < content_length(answer):
+            data = connection.recv(65536)
+            if not data:
+                break
+            answer += data
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2] or b"null")
+
+
+def content_length(answer: bytes) -> int:
+    for line in answer.partition(b"\r\n\r\n")[0].split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
+
+
+def chunked_head(path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Transfer-Encoding: chunked", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_a_chunked_signed_confirmation_is_read_and_applied(strict_server: LiveServer) -> None:
+    payment = strict_server.create_payment(25)
+    raw = json.dumps({"bank_payment_id": payment["bank_payment_id"], "value": 25}).encode()
+    headers = sign_webhook(DEVELOPMENT_WEBHOOK_SECRET, raw) | {"Content-Type": "application/json"}
+    status, body = raw_request(strict_server, chunked_head("/payments/pix/confirmation", headers), [raw[:7], raw[7:]])
+    assert (status, body["payment"]["status"]) == (200, "paid")
+
+
+def test_a_chunked_body_over_the_limit_gets_413(strict_server: LiveServer) -> None:
+    head = chunked_head("/payments/pix", {"Content-Type": "application/json"})
+    status, body = raw_request(strict_server, head, [b" " * 40_000, b" " * 40_000, b'{"value": 1}'])
+    assert (status, body["error"]["code"]) == (413, "request_entity_too_large")
+
+
+def test_a_malformed_chunked_body_gets_400(strict_server: LiveServer) -> None:
+    head = chunked_head("/payments/pix", {"Content-Type": "application/json"})
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as connection:
+        connection.sendall(head + b"zz\r\n{}\r\n0\r\n\r\n")
+        answer = connection.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert b'"invalid_body"' in answer
+
+
+def closed_within(connection: socket.socket, seconds: float, trickle: bytes = b"") -> float | None:
+    """Seconds until the server closes connection (sending trickle byte by byte meanwhile), or None."""
+    connection.settimeout(0.2)
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        if trickle:
+            try:
+                connection.send(trickle[:1])
+            except OSError:
+                return time.monotonic() - started
+            trickle = trickle[1:]
+        try:
+            if connection.recv(1024) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            continue
+        except OSError:
+            return time.monotonic() - started
+    return None
+
+
+def test_a_silent_connection_is_closed(strict_server: LiveServer) -> None:
+    with socket.create_connection(("127.0.0.1", strict_server.port)) as connection:
+        assert closed_within(connection, IDLE_SECONDS + 3) is not None
+
+
+def test_headers_that_trickle_in_are_cut_off(strict_server: LiveServer) -> None:
+    endless = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 1000
+    with socket.create_connection(("127.0.0.1", strict_server.port)) as connection:
+        # One byte every 0.2 s never lets a read time out; the deadline for all headers still does.
+        assert closed_within(connection, IDLE_SECONDS + HEADER_SECONDS + 3, trickle=endless) is not None
+
+
+def test_a_waiting_page_outlives_the_idle_timeout(strict_server: LiveServer) -> None:
+    payment = strict_server.create_payment(3)
+    page = socketio.Client(reconnection=False)
+    statuses: list[str] = []
+    page.on("payment_status", lambda data: statuses.append(data["status"]))
+    page.connect(strict_server.url, transports=["websocket"], wait_timeout=10)
+    try:
+        page.call("subscribe", {"token": payment["page_url"].rsplit("/", 1)[1]}, timeout=10)
+        time.sleep(IDLE_SECONDS * 4)  # pings keep it talking
+        assert page.connected
+        assert strict_server.confirm(payment)[0] == 200
+        deadline = time.monotonic() + 5
+        while "paid" not in statuses and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert statuses == ["pending", "paid"]
+    finally:
+        page.disconnect()
