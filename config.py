@@ -1,7 +1,10 @@
 """Settings: defaults, then environment variables, then the mapping given to create_app."""
 
+import itertools
+import math
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -13,7 +16,7 @@ from limits import parse_many
 
 from middleware import split_host
 from pix.merchant import load_merchant
-from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, check_webhook_secret
+from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, webhook_key
 
 # The example key of the BCB manual: fine for a demo, refused in production.
 DEVELOPMENT_PIX_KEY = "123e4567-e12b-12d1-a456-426655440000"
@@ -51,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
 }
 ENVIRONMENTS = ("development", "production")
 MIN_API_KEY_LENGTH = 24
+# 16 random bytes score about 60 bits by estimated_entropy_bits; typed and patterned secrets far less.
+MIN_ENTROPY_BITS = 48
+MIN_PRODUCTION_EXPIRY = timedelta(minutes=1)
 ASYNC_MODES = ("eventlet", "threading")
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
@@ -85,6 +91,7 @@ def load_settings(overrides: Mapping[str, Any] | None, instance_path: str) -> di
     _database(settings, instance_path)
     _pix(settings)
     _deployment(settings)
+    settings["DEBUG"] = _boolean(settings.get("DEBUG", os.environ.get("FLASK_DEBUG") or False), "FLASK_DEBUG")
     if settings["APP_ENV"] == "production":
         _refuse_development_values(settings)
     return settings
@@ -114,7 +121,7 @@ def _pix(settings: dict[str, Any]) -> None:
     except ValueError as error:
         raise ConfigError(str(error)) from error
     try:
-        check_webhook_secret(settings["PIX_WEBHOOK_SECRET"])
+        settings["PIX_WEBHOOK_KEY"] = webhook_key(settings["PIX_WEBHOOK_SECRET"])
     except ValueError as error:
         raise ConfigError(f"PIX_WEBHOOK_SECRET is unusable: {error}") from error
     maximum = _positive_decimal(settings["PIX_MAX_VALUE"], "PIX_MAX_VALUE")
@@ -198,12 +205,44 @@ def _positive_decimal(raw: object, name: str) -> Decimal:
     return value
 
 
+def estimated_entropy_bits(data: bytes) -> float:
+    """A rough upper bound on the randomness in data, low for repeats, short patterns and sequences.
+
+    Shannon entropy of the symbols and of the steps between neighbours, whichever is lower, times the
+    length of the shortest repeating unit: 32 random bytes score about 150 bits; "aaaa...", "abcd..." and
+    "password1password1..." far less. It catches the weak secrets people type, not every weak secret.
+    """
+
+    def shannon(symbols: list[int]) -> float:
+        counts = Counter(symbols)
+        return -sum(n / len(symbols) * math.log2(n / len(symbols)) for n in counts.values()) if symbols else 0.0
+
+    def repeats(period: int) -> bool:
+        return all(data[i] == data[i % period] for i in range(len(data)))
+
+    unit = data[: next((p for p in range(1, len(data) // 2 + 1) if repeats(p)), len(data))]
+    steps = [(b - a) % 256 for a, b in itertools.pairwise(unit)]
+    return len(unit) * min(shannon(list(unit)), shannon(steps))
+
+
 def _refuse_development_values(settings: Mapping[str, Any]) -> None:
-    if settings["PIX_WEBHOOK_SECRET"] == DEVELOPMENT_WEBHOOK_SECRET:
-        raise ConfigError("APP_ENV=production needs its own PIX_WEBHOOK_SECRET, not the development one")
+    refuse = "APP_ENV=production refuses "
+    if settings["PIX_WEBHOOK_KEY"] == webhook_key(DEVELOPMENT_WEBHOOK_SECRET):
+        raise ConfigError(refuse + "the development PIX_WEBHOOK_SECRET (in any spelling): set the bank's own")
+    if estimated_entropy_bits(settings["PIX_WEBHOOK_KEY"]) < MIN_ENTROPY_BITS:
+        raise ConfigError(refuse + "a PIX_WEBHOOK_SECRET that is not random: generate one as .env.example shows")
     if settings["PIX_MERCHANT"].key == DEVELOPMENT_PIX_KEY:
-        raise ConfigError("APP_ENV=production needs the shop's own PIX_KEY, not the example key")
-    if len(settings["SHOP_API_KEY"] or "") < MIN_API_KEY_LENGTH:
+        raise ConfigError(refuse + "the example PIX_KEY: set the shop's own")
+    api_key = settings["SHOP_API_KEY"] or ""
+    if len(api_key) < MIN_API_KEY_LENGTH:
         raise ConfigError(f"APP_ENV=production needs a SHOP_API_KEY of at least {MIN_API_KEY_LENGTH} characters")
+    if estimated_entropy_bits(api_key.encode()) < MIN_ENTROPY_BITS:
+        raise ConfigError(refuse + "a SHOP_API_KEY that is not random: generate one as .env.example shows")
     if not settings["TRUSTED_HOSTS"]:
         raise ConfigError("APP_ENV=production needs TRUSTED_HOSTS: page links are built from the Host header")
+    if settings["PIX_EXPIRES_IN"] < MIN_PRODUCTION_EXPIRY:
+        raise ConfigError(refuse + "a PIX_EXPIRATION_MINUTES under 1: a buyer needs time to open the bank's app")
+    if settings["SOCKETIO_ASYNC_MODE"] != "eventlet":
+        raise ConfigError(refuse + "SOCKETIO_ASYNC_MODE=threading: it runs Werkzeug's development server")
+    if settings["DEBUG"]:
+        raise ConfigError(refuse + "FLASK_DEBUG: the debugger runs any code a visitor sends")

@@ -17,8 +17,11 @@ class InvalidSignatureError(Exception):
     """The webhook is unsigned, signed with another secret, tampered with, or outside the time tolerance."""
 
 
-def check_webhook_secret(secret: str) -> None:
-    """Raise ValueError unless secret is whsec_ followed by the base64 of at least 16 random bytes."""
+def webhook_key(secret: str) -> bytes:
+    """The key bytes of a whsec_ secret; ValueError unless it is whsec_ and the base64 of at least 16 bytes.
+
+    Compare keys, never spellings: base64 has several spellings of the same bytes.
+    """
     if not secret.startswith(SECRET_PREFIX):
         raise ValueError("a webhook secret starts with whsec_")
     try:
@@ -27,6 +30,7 @@ def check_webhook_secret(secret: str) -> None:
         raise ValueError("a webhook secret is base64 after whsec_") from error
     if len(key) < MIN_SECRET_BYTES:
         raise ValueError(f"a webhook secret holds at least {MIN_SECRET_BYTES} bytes")
+    return key
 
 
 def verify_webhook(secret: str, body: bytes, headers: dict[str, str]) -> None:

@@ -1,19 +1,20 @@
 """Settings come from defaults, then the environment, then create_app's mapping; unsafe ones stop startup."""
 
+import base64
 from typing import Any
 
 import pytest
 
 from app import create_app
 from config import DEVELOPMENT_PIX_KEY, ConfigError
-from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET
+from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, webhook_key
 
 PRODUCTION_SECRET = "whsec_cHJvZHVjdGlvbi1zZWNyZXQtZm9yLXRlc3RzLW9ubHk="
 PRODUCTION = {
     "APP_ENV": "production",
     "PIX_WEBHOOK_SECRET": PRODUCTION_SECRET,
     "PIX_KEY": "52998224725",
-    "SHOP_API_KEY": "k" * 32,
+    "SHOP_API_KEY": "Yq3vN8kR2mT7wX1pL5sD9fG4hJ6",
     "TRUSTED_HOSTS": "localhost",
 }
 
@@ -50,7 +51,7 @@ def test_production_refuses_the_example_pix_key(app_config: dict[str, Any]) -> N
 def test_production_starts_with_its_own_secret_and_key(monkeypatch: pytest.MonkeyPatch, app_config: dict) -> None:
     for name, value in PRODUCTION.items():
         monkeypatch.setenv(name, value)
-    app = create_app(app_config)
+    app = create_app(app_config | {"SOCKETIO_ASYNC_MODE": "eventlet"})
     assert app.config["PIX_MERCHANT"].key == "52998224725"
     assert app.config["PIX_MERCHANT"].key != DEVELOPMENT_PIX_KEY
     assert app.test_client().get("/").status_code == 404  # no demo form in production
@@ -97,3 +98,62 @@ def test_mistyped_settings_stop_startup_naming_the_variable(app_config: dict, se
 def test_production_needs_a_shop_key_and_trusted_hosts(app_config: dict, missing: str, value: str | None) -> None:
     with pytest.raises(ConfigError, match=missing):
         create_app(app_config | PRODUCTION | {missing: value})
+
+
+def development_secret_spelled_differently() -> str:
+    """The development key in another base64 spelling: the unused bits of the last character differ."""
+    body = DEVELOPMENT_WEBHOOK_SECRET.removeprefix("whsec_").rstrip("=")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    spelled = "whsec_" + body[:-1] + alphabet[alphabet.index(body[-1]) + 1] + "="
+    assert spelled != DEVELOPMENT_WEBHOOK_SECRET
+    assert webhook_key(spelled) == webhook_key(DEVELOPMENT_WEBHOOK_SECRET)
+    return spelled
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "complaint"),
+    [
+        ("PIX_WEBHOOK_SECRET", development_secret_spelled_differently(), "development PIX_WEBHOOK_SECRET"),
+        ("PIX_WEBHOOK_SECRET", "whsec_" + base64.b64encode(bytes(32)).decode(), "not random"),
+        ("PIX_WEBHOOK_SECRET", "whsec_" + base64.b64encode(b"abcdefghijklmnopqrstuvwxyz").decode(), "not random"),
+        ("SHOP_API_KEY", "0" * 40, "not random"),
+        ("SHOP_API_KEY", "password123password123password123", "not random"),
+        ("PIX_EXPIRATION_MINUTES", "0.5", "PIX_EXPIRATION_MINUTES"),
+        ("SOCKETIO_ASYNC_MODE", "threading", "threading"),
+        ("DEBUG", True, "FLASK_DEBUG"),
+    ],
+)
+def test_production_refuses_weak_or_unsafe_settings(
+    app_config: dict[str, Any], setting: str, value: Any, complaint: str
+) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        create_app(app_config | PRODUCTION | {"SOCKETIO_ASYNC_MODE": "eventlet", setting: value})
+
+
+def test_production_refuses_the_debugger_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, app_config: dict[str, Any]
+) -> None:
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    with pytest.raises(ConfigError, match="FLASK_DEBUG"):
+        create_app(app_config | PRODUCTION | {"SOCKETIO_ASYNC_MODE": "eventlet"})
+
+
+def test_development_may_expire_in_seconds(app_config: dict[str, Any]) -> None:
+    assert create_app(app_config | {"PIX_EXPIRATION_MINUTES": "0.1"}).config["PIX_EXPIRES_IN"].total_seconds() == 6
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("TRUSTED_HOSTS", "*"),
+        ("TRUSTED_HOSTS", "loja.example.com, *.example.com"),
+        ("TRUSTED_HOSTS", "https://loja.example.com"),
+        ("PROXY_FIX_HOPS", "-1"),
+        ("PROXY_FIX_HOPS", "50"),
+        ("SOCKETIO_MAX_SUBSCRIPTIONS", "0"),
+        ("HTTP_IDLE_TIMEOUT", "0"),
+    ],
+)
+def test_nonsensical_settings_stop_startup_anywhere(app_config: dict[str, Any], setting: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=setting):
+        create_app(app_config | {setting: value})
