@@ -13,6 +13,7 @@ if __name__ == "__main__" and os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") 
     eventlet.monkey_patch()
 
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from config import load_settings
+from config import ConfigError, load_settings
 from db_models import db
 from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
@@ -31,6 +32,7 @@ from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
 from routes.realtime import register_socket_handlers
 from routes.security_headers import register_security_headers
+from routes.socket_budget import ConnectionBudget
 from serving import serve
 from templating import register_template_filters
 
@@ -74,6 +76,12 @@ def register_extensions(app: Flask) -> None:
         cors_allowed_origins=origin_checker(rules) if (rules := app.config["TRUSTED_HOST_RULES"]) else None,
     )
     register_socket_handlers()
+    ConnectionBudget(
+        socketio.server,
+        rate=app.config["SOCKETIO_EVENTS_PER_SECOND"],
+        burst=app.config["SOCKETIO_EVENT_BURST"],
+        max_queued=app.config["SOCKETIO_MAX_QUEUED_PACKETS"],
+    )
 
 
 def register_middleware(app: Flask) -> None:
@@ -98,7 +106,10 @@ def register_blueprints(app: Flask) -> None:
 def main() -> None:
     """Entry point of `python app.py` and `make run`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    app = create_app()
+    try:
+        app = create_app()
+    except ConfigError as error:
+        sys.exit(f"PIX checkout refuses to start: {error}")
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     base = f"http://{host}:{port}"

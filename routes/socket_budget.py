@@ -1,0 +1,123 @@
+"""A budget per Socket.IO connection: no client can flood the process or make it buffer what it never reads.
+
+It sits between Engine.IO and python-socketio (on their public `eio.on` hooks and `eio.send`), so an event over
+budget is refused before python-socketio spawns a handler for it, and a client whose outgoing queue keeps growing
+is dropped instead of growing the process.
+"""
+
+import contextlib
+import logging
+import socket
+import time
+from typing import Any
+
+import socketio
+from socketio import packet
+
+from routes.throttled_log import ThrottledLog
+
+log = logging.getLogger(__name__)
+dropped = ThrottledLog(log)
+OVER_BUDGET = {"ok": False, "error": {"code": "rate_limited", "message": "too many events: slow down"}}
+
+
+def connection_of(environ: dict[str, Any]) -> socket.socket | None:
+    """The TCP connection a client's Socket.IO session was opened on, where the server exposes it."""
+    if "eventlet.input" in environ:
+        return environ["eventlet.input"].get_socket()
+    return environ.get("werkzeug.socket")
+
+
+class TokenBucket:
+    """`rate` events a second on average, `burst` at once; refusals in a row are counted as strikes."""
+
+    __slots__ = ("strikes", "tokens", "updated")
+
+    def __init__(self, burst: int) -> None:
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+        self.strikes = 0
+
+    def spend(self, rate: float, burst: int) -> bool:
+        """Take one token if there is one; False (and a strike) when the budget is spent."""
+        now = time.monotonic()
+        self.tokens = min(burst, self.tokens + (now - self.updated) * rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            self.strikes = 0
+            return True
+        self.strikes += 1
+        return False
+
+
+class ConnectionBudget:
+    """Meter every packet a client sends, and cap the packets waiting to be sent to it."""
+
+    def __init__(self, server: socketio.Server, rate: float, burst: int, max_queued: int) -> None:
+        self.server = server
+        self.eio = server.eio
+        self.rate, self.burst, self.max_queued = rate, burst, max_queued
+        self.buckets: dict[str, TokenBucket] = {}
+        self._deliver = self.eio.handlers["message"]
+        self._forget = self.eio.handlers["disconnect"]
+        self._send = self.eio.send
+        self.eio.on("message", self.receive)
+        self.eio.on("disconnect", self.disconnected)
+        self.eio.send = self.send
+
+    def receive(self, eio_sid: str, data: Any) -> None:
+        """One packet from a client: delivered within budget, refused with an error ack beyond it."""
+        # A client whose packets keep arriving must not keep this green thread from yielding to the others.
+        self.eio.sleep(0)
+        if eio_sid not in self.eio.sockets:
+            return  # dropped already; its reader has not noticed yet
+        bucket = self.buckets.get(eio_sid) or self.buckets.setdefault(eio_sid, TokenBucket(self.burst))
+        if not bucket.spend(self.rate, self.burst):
+            if bucket.strikes > self.burst:
+                self.drop(eio_sid, "kept sending far over its event budget")
+            else:
+                self.refuse(eio_sid, data)
+            return
+        try:
+            self._deliver(eio_sid, data)
+        except Exception as error:  # python-socketio could not read the packet
+            self.drop(eio_sid, f"sent a malformed packet ({type(error).__name__})")
+
+    def refuse(self, eio_sid: str, data: Any) -> None:
+        """Answer an event over budget with an error ack, so an honest client knows to slow down."""
+        try:
+            event = self.server.packet_class(encoded_packet=data)
+        except Exception:
+            self.drop(eio_sid, "sent a malformed packet")
+            return
+        if event.packet_type == packet.EVENT and event.id is not None:
+            ack = self.server.packet_class(packet.ACK, namespace=event.namespace, data=[OVER_BUDGET], id=event.id)
+            self.send(eio_sid, ack.encode())
+
+    def send(self, eio_sid: str, data: Any) -> None:
+        """Queue data for a client, unless it has stopped reading what was queued before."""
+        client = self.eio.sockets.get(eio_sid)
+        if client is not None and client.queue.qsize() >= self.max_queued:
+            self.drop(eio_sid, f"does not read: {self.max_queued} packets wait for it")
+            return
+        self._send(eio_sid, data)
+
+    def drop(self, eio_sid: str, why: str) -> None:
+        """Disconnect an abusive client at once and say so, in a throttled log line."""
+        client = self.eio.sockets.pop(eio_sid, None)
+        if client is None:
+            return
+        dropped.warning("socket.io client %s disconnected: %s", eio_sid, why)
+        connection = connection_of(self.server.environ.get(eio_sid, {}))
+        # Neither wait for its queue to drain nor queue a goodbye: a client that does not read gets neither.
+        client.close(wait=False, abort=True)
+        if connection is not None:
+            # Engine.IO's reader would go on reading whatever the client keeps sending: end it here.
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def disconnected(self, eio_sid: str, reason: Any) -> None:
+        """Forget the client's budget, then let python-socketio clean up after it."""
+        self.buckets.pop(eio_sid, None)
+        self._forget(eio_sid, reason)

@@ -1,0 +1,141 @@
+"""Socket.IO clients that flood, never read or send junk, against the real eventlet server and real websockets."""
+
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import socketio
+import websocket
+
+from bench.server import process_rss_mib
+from tests.cluster import wait_for, watch
+from tests.live_server import LiveServer
+
+BURST = 10
+
+
+@pytest.fixture(scope="module")
+def budget_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server with a small event budget (10 at once, 2 a second) and a short outgoing queue."""
+    server = LiveServer(
+        tmp_path_factory.mktemp("budget-server"),
+        SOCKETIO_EVENT_BURST=str(BURST),
+        SOCKETIO_EVENTS_PER_SECOND="2",
+        SOCKETIO_MAX_QUEUED_PACKETS="20",
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def raw_socket(server: LiveServer, receive_buffer: int | None = None) -> websocket.WebSocket:
+    """An Engine.IO websocket connected to the default namespace, driven by hand."""
+    options = ((socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer),) if receive_buffer else ()
+    connection = websocket.create_connection(
+        f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket", timeout=10, sockopt=options
+    )
+    assert connection.recv().startswith("0{")  # the Engine.IO handshake
+    connection.send("40")
+    assert connection.recv().startswith("40")
+    return connection
+
+
+def subscribe_packet(token: str, ack_id: int) -> str:
+    return f"42{ack_id}" + json.dumps(["subscribe", {"token": token}])
+
+
+def health_ms(server: LiveServer) -> float:
+    started = time.monotonic()
+    with urllib.request.urlopen(f"{server.url}/health", timeout=10) as response:
+        assert response.status == 200
+    return (time.monotonic() - started) * 1000
+
+
+def server_log(server: LiveServer) -> str:
+    return server.log_path.read_text(errors="replace")
+
+
+def test_events_over_budget_get_a_rate_limited_ack(budget_server: LiveServer) -> None:
+    token = budget_server.create_payment(1)["page_url"].rsplit("/", 1)[1]
+    client = socketio.Client(reconnection=False)
+    client.connect(budget_server.url, transports=["websocket"], wait_timeout=10)
+    try:
+        acks = [client.call("subscribe", {"token": token}, timeout=10) for _ in range(BURST + 3)]
+    finally:
+        client.disconnect()
+    codes = [ack.get("error", {}).get("code") for ack in acks]
+    assert codes[0] is None  # the connect packet spent one token, the first subscription another
+    assert "rate_limited" in codes
+
+
+def test_a_flooding_client_is_cut_off_and_others_keep_their_latency(budget_server: LiveServer) -> None:
+    payment = budget_server.create_payment(7)
+    page, statuses = watch(budget_server.url, payment)
+    flooder = raw_socket(budget_server)
+    flood = subscribe_packet("a" * 32, 1)
+    sent, started = 0, time.monotonic()
+    try:
+        while sent < 50_000:
+            flooder.send(flood)
+            sent += 1
+    except OSError:
+        pass  # the server hung up on it
+    flooding_seconds = time.monotonic() - started
+    try:
+        assert sent < 50_000, "the server never disconnected a client sending 50,000 events"
+        assert flooding_seconds < 10
+        assert max(health_ms(budget_server) for _ in range(5)) < 500
+        assert budget_server.confirm(payment)[0] == 200
+        wait_for(lambda: "paid" in statuses)
+        assert statuses == ["pending", "paid"]
+        assert "kept sending far over its event budget" in server_log(budget_server)
+    finally:
+        page.disconnect()
+        flooder.close()
+
+
+def test_a_client_that_never_reads_is_dropped_before_its_queue_grows(tmp_path: Path) -> None:
+    # A generous event budget, so only the outgoing queue (20 packets) can stop this client.
+    server = LiveServer(
+        tmp_path, SOCKETIO_EVENT_BURST="10000", SOCKETIO_EVENTS_PER_SECOND="10000", SOCKETIO_MAX_QUEUED_PACKETS="20"
+    )
+    server.start()
+    try:
+        payment = server.create_payment(8)
+        token = payment["page_url"].rsplit("/", 1)[1]
+        page, statuses = watch(server.url, payment)
+        silent = raw_socket(server, receive_buffer=4096)
+        rss_before = process_rss_mib(server.process.pid)
+        sent = 0
+        try:
+            while sent < 20_000:  # each answered with an ack and a status it never reads
+                silent.send(subscribe_packet(token, 2))
+                sent += 1
+        except OSError:
+            pass
+        wait_for(lambda: "does not read: 20 packets wait for it" in server_log(server))
+        assert process_rss_mib(server.process.pid) - rss_before < 20
+        assert server.confirm(payment)[0] == 200
+        wait_for(lambda: "paid" in statuses)
+        assert page.connected
+        page.disconnect()
+        silent.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("junk", ["42[", '42["subscribe"', "4xyz", "49", '451-["subscribe",{"_placeholder":true}]'])
+def test_malformed_packets_cost_one_short_line_and_the_connection(budget_server: LiveServer, junk: str) -> None:
+    before = server_log(budget_server)
+    client = raw_socket(budget_server)
+    client.send(junk)
+    client.send(subscribe_packet("a" * 32, 3))
+    time.sleep(0.5)
+    added = server_log(budget_server).removeprefix(before)
+    assert "Traceback" not in added
+    assert health_ms(budget_server) < 500
+    client.close()
