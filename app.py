@@ -81,6 +81,7 @@ def register_extensions(app: Flask) -> None:
         rate=app.config["SOCKETIO_EVENTS_PER_SECOND"],
         burst=app.config["SOCKETIO_EVENT_BURST"],
         max_queued=app.config["SOCKETIO_MAX_QUEUED_PACKETS"],
+        cooldown=app.config["SOCKETIO_ABUSE_COOLDOWN"],
     )
 
 

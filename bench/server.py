@@ -37,9 +37,8 @@ class GcPause:
 class BenchServer(LiveServer):
     """The tests' live server (`python app.py` as `make run` starts it, rate limits off), plus load measurements."""
 
-    def __init__(self, workdir: Path, trace_gc: bool = False) -> None:
+    def __init__(self, workdir: Path, trace_gc: bool = False, **settings: str) -> None:
         self.gc_log_path = workdir / "gc.log" if trace_gc else None
-        settings = {}
         if self.gc_log_path is not None:
             tracer = workdir / "gctrace"
             tracer.mkdir()

@@ -12,12 +12,14 @@ import time
 from typing import Any
 
 import socketio
+from engineio.exceptions import SocketIsClosedError
 from socketio import packet
 
 from routes.throttled_log import ThrottledLog
 
 log = logging.getLogger(__name__)
 dropped = ThrottledLog(log)
+MAX_BARRED = 10_000
 OVER_BUDGET = {"ok": False, "error": {"code": "rate_limited", "message": "too many events: slow down"}}
 
 
@@ -26,6 +28,10 @@ def connection_of(environ: dict[str, Any]) -> socket.socket | None:
     if "eventlet.input" in environ:
         return environ["eventlet.input"].get_socket()
     return environ.get("werkzeug.socket")
+
+
+def _closed(_packet: Any) -> None:
+    raise SocketIsClosedError
 
 
 class TokenBucket:
@@ -52,19 +58,30 @@ class TokenBucket:
 
 
 class ConnectionBudget:
-    """Meter every packet a client sends, and cap the packets waiting to be sent to it."""
+    """Meter every packet a client sends, cap the packets waiting for it, and keep abusers out for a while."""
 
-    def __init__(self, server: socketio.Server, rate: float, burst: int, max_queued: int) -> None:
+    def __init__(self, server: socketio.Server, rate: float, burst: int, max_queued: int, cooldown: float) -> None:
         self.server = server
         self.eio = server.eio
-        self.rate, self.burst, self.max_queued = rate, burst, max_queued
+        self.rate, self.burst, self.max_queued, self.cooldown = rate, burst, max_queued, cooldown
         self.buckets: dict[str, TokenBucket] = {}
+        # Address -> until when (monotonic) its new connections are refused: a cut-off abuser reconnects at once.
+        self.barred: dict[str, float] = {}
+        self._connect = self.eio.handlers["connect"]
         self._deliver = self.eio.handlers["message"]
         self._forget = self.eio.handlers["disconnect"]
         self._send = self.eio.send
+        self.eio.on("connect", self.connect)
         self.eio.on("message", self.receive)
         self.eio.on("disconnect", self.disconnected)
         self.eio.send = self.send
+
+    def connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
+        """Refuse a new session from an address that was cut off for abuse moments ago."""
+        until = self.barred.get(environ.get("REMOTE_ADDR", ""))
+        if until is not None and time.monotonic() < until:
+            return False  # the page falls back to polling its status; the abuser gets nothing to chew on
+        return self._connect(eio_sid, environ)
 
     def receive(self, eio_sid: str, data: Any) -> None:
         """One packet from a client: delivered within budget, refused with an error ack beyond it."""
@@ -75,21 +92,21 @@ class ConnectionBudget:
         bucket = self.buckets.get(eio_sid) or self.buckets.setdefault(eio_sid, TokenBucket(self.burst))
         if not bucket.spend(self.rate, self.burst):
             if bucket.strikes > self.burst:
-                self.drop(eio_sid, "kept sending far over its event budget")
+                self.drop(eio_sid, "kept sending far over its event budget", abusive=True)
             else:
                 self.refuse(eio_sid, data)
             return
         try:
             self._deliver(eio_sid, data)
         except Exception as error:  # python-socketio could not read the packet
-            self.drop(eio_sid, f"sent a malformed packet ({type(error).__name__})")
+            self.drop(eio_sid, f"sent a malformed packet ({type(error).__name__})", abusive=True)
 
     def refuse(self, eio_sid: str, data: Any) -> None:
         """Answer an event over budget with an error ack, so an honest client knows to slow down."""
         try:
             event = self.server.packet_class(encoded_packet=data)
         except Exception:
-            self.drop(eio_sid, "sent a malformed packet")
+            self.drop(eio_sid, "sent a malformed packet", abusive=True)
             return
         if event.packet_type == packet.EVENT and event.id is not None:
             ack = self.server.packet_class(packet.ACK, namespace=event.namespace, data=[OVER_BUDGET], id=event.id)
@@ -103,19 +120,31 @@ class ConnectionBudget:
             return
         self._send(eio_sid, data)
 
-    def drop(self, eio_sid: str, why: str) -> None:
-        """Disconnect an abusive client at once and say so, in a throttled log line."""
+    def drop(self, eio_sid: str, why: str, abusive: bool = False) -> None:
+        """Disconnect a client at once and say so, in a throttled log line; bar its address if it abused."""
         client = self.eio.sockets.pop(eio_sid, None)
         if client is None:
             return
-        dropped.warning("socket.io client %s disconnected: %s", eio_sid, why)
-        connection = connection_of(self.server.environ.get(eio_sid, {}))
+        environ = self.server.environ.get(eio_sid, {})
+        dropped.warning("socket.io client %s from %s disconnected: %s", eio_sid, environ.get("REMOTE_ADDR"), why)
+        if abusive and self.cooldown:
+            self.bar(environ.get("REMOTE_ADDR", ""))
+        connection = connection_of(environ)
         # Neither wait for its queue to drain nor queue a goodbye: a client that does not read gets neither.
         client.close(wait=False, abort=True)
+        # Engine.IO's reader would go on parsing whatever the client already sent; this ends its loop at the
+        # next packet, and the shutdown ends the writer, so the connection closes now.
+        client.receive = _closed
         if connection is not None:
-            # Engine.IO's reader would go on reading whatever the client keeps sending: end it here.
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
+
+    def bar(self, address: str) -> None:
+        """Refuse address's new sessions for the cool-down; the oldest bars go first past MAX_BARRED."""
+        self.barred.pop(address, None)  # re-inserted last: the order of the dict is the order of expiry
+        self.barred[address] = time.monotonic() + self.cooldown
+        while len(self.barred) > MAX_BARRED:
+            self.barred.pop(next(iter(self.barred)))
 
     def disconnected(self, eio_sid: str, reason: Any) -> None:
         """Forget the client's budget, then let python-socketio clean up after it."""

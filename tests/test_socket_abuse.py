@@ -1,5 +1,6 @@
 """Socket.IO clients that flood, never read or send junk, against the real eventlet server and real websockets."""
 
+import contextlib
 import json
 import socket
 import time
@@ -20,12 +21,12 @@ BURST = 10
 
 @pytest.fixture(scope="module")
 def budget_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server with a small event budget (10 at once, 2 a second) and a short outgoing queue."""
+    """A server with a small event budget (10 at once, 2 a second) and no cool-down (every test is 127.0.0.1)."""
     server = LiveServer(
         tmp_path_factory.mktemp("budget-server"),
         SOCKETIO_EVENT_BURST=str(BURST),
         SOCKETIO_EVENTS_PER_SECOND="2",
-        SOCKETIO_MAX_QUEUED_PACKETS="20",
+        SOCKETIO_ABUSE_COOLDOWN="0",
     )
     server.start()
     yield server
@@ -102,7 +103,7 @@ def test_a_client_that_never_reads_is_dropped_before_its_queue_grows(tmp_path: P
     # A generous event budget, so only the outgoing queue (20 packets) can stop this client.
     server = LiveServer(
         tmp_path, SOCKETIO_EVENT_BURST="10000", SOCKETIO_EVENTS_PER_SECOND="10000", SOCKETIO_MAX_QUEUED_PACKETS="20"
-    )
+    )  # cool-down left on: a client that does not read is slow, not abusive, so it is not barred
     server.start()
     try:
         payment = server.create_payment(8)
@@ -139,3 +140,21 @@ def test_malformed_packets_cost_one_short_line_and_the_connection(budget_server:
     assert "Traceback" not in added
     assert health_ms(budget_server) < 500
     client.close()
+
+
+def test_an_address_cut_off_for_abuse_is_barred_for_the_cool_down(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path, SOCKETIO_EVENT_BURST="5", SOCKETIO_ABUSE_COOLDOWN="2")
+    server.start()
+    try:
+        flooder = raw_socket(server)
+        with contextlib.suppress(OSError):
+            for _ in range(50_000):
+                flooder.send(subscribe_packet("a" * 32, 1))
+        flooder.close()
+        with pytest.raises(websocket.WebSocketBadStatusException):
+            raw_socket(server)
+        assert health_ms(server) < 500  # plain HTTP, and so the page's status polling, still works
+        time.sleep(2.5)
+        raw_socket(server).close()
+    finally:
+        server.stop()
