@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate bench clean
+.PHONY: run test lint format migrate bench bench-flood clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ migrate: $(VENV)/.installed-run
 # The load benchmark (minutes; BENCH_ARGS=--quick for a short run). Not part of `make test`.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/load.py $(BENCH_ARGS)
+
+# One abusive Socket.IO client against 1,000 waiting pages (about 2 minutes). Not part of `make test`.
+bench-flood: $(VENV)/.installed-dev
+	$(BIN)/python bench/flood.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -1,8 +1,8 @@
 """A budget per Socket.IO connection: no client can flood the process or make it buffer what it never reads.
 
-It sits between Engine.IO and python-socketio (on their public `eio.on` hooks and `eio.send`), so an event over
-budget is refused before python-socketio spawns a handler for it, and a client whose outgoing queue keeps growing
-is dropped instead of growing the process.
+It sits between Engine.IO and python-socketio, on the `eio.on` hooks and `eio.send`, so an event over budget is
+refused before python-socketio spawns a handler for it. It also reads Engine.IO's socket table and queues, which
+are not a public API: python-engineio is pinned, and tests/test_socket_abuse.py checks all of it on the real server.
 """
 
 import contextlib
@@ -78,9 +78,11 @@ class ConnectionBudget:
 
     def connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
         """Refuse a new session from an address that was cut off for abuse moments ago."""
-        until = self.barred.get(environ.get("REMOTE_ADDR", ""))
-        if until is not None and time.monotonic() < until:
-            return False  # the page falls back to polling its status; the abuser gets nothing to chew on
+        address = environ.get("REMOTE_ADDR", "")
+        if address in self.barred:
+            if time.monotonic() < self.barred[address]:
+                return False  # a page falls back to polling its status; the abuser gets nothing to chew on
+            del self.barred[address]
         return self._connect(eio_sid, environ)
 
     def receive(self, eio_sid: str, data: Any) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import socketio
 from sqlalchemy import create_engine, text
 
 from tests.cluster import migrate, start_processes, wait_for, watch
@@ -127,3 +128,22 @@ def test_slow_query_does_not_stall_other_clients(two_processes: list[LiveServer]
     stuck.join(timeout=10)
     engine.dispose()
     assert created == [201]
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_a_lone_surrogate_over_the_wire_poisons_nothing(two_processes: list[LiveServer], transport: str) -> None:
+    """The message that once broke a process's pool: an invalid_token ack, then every request still right."""
+    server = two_processes[0]
+    client = socketio.Client(reconnection=False)
+    client.connect(server.url, transports=[transport], wait_timeout=10)
+    try:
+        ack = client.call("subscribe", {"token": "\ud800" + "a" * 31}, timeout=10)
+    finally:
+        client.disconnect()
+    assert ack["error"]["code"] == "invalid_token"
+    for _ in range(20):  # more requests than the pool has connections
+        payment = server.create_payment(3)
+        assert server.confirm(payment)[0] == 200
+        status, answer = server.request("GET", payment["status_url"].removeprefix(server.url))
+        assert (status, answer["payment"]["id"], answer["payment"]["status"]) == (200, payment["id"], "paid")
+    assert server.request("GET", "/health")[0] == 200
