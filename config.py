@@ -1,10 +1,7 @@
 """Settings: defaults, then environment variables, then the mapping given to create_app."""
 
-import itertools
-import math
 import os
 import re
-from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,6 +13,7 @@ from limits import parse_many
 
 from middleware import split_host
 from pix.merchant import load_merchant
+from pix.secret_strength import estimated_entropy_bits
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, webhook_key
 
 # The example key of the BCB manual: fine for a demo, refused in production.
@@ -212,26 +210,6 @@ def _positive_decimal(raw: object, name: str) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
     return value
-
-
-def estimated_entropy_bits(data: bytes) -> float:
-    """A rough upper bound on the randomness in data, low for repeats, short patterns and sequences.
-
-    Shannon entropy of the symbols and of the steps between neighbours, whichever is lower, times the
-    length of the shortest repeating unit: 32 random bytes score about 150 bits; "aaaa...", "abcd..." and
-    "password1password1..." far less. It catches the weak secrets people type, not every weak secret.
-    """
-
-    def shannon(symbols: list[int]) -> float:
-        counts = Counter(symbols)
-        return -sum(n / len(symbols) * math.log2(n / len(symbols)) for n in counts.values()) if symbols else 0.0
-
-    def repeats(period: int) -> bool:
-        return all(data[i] == data[i % period] for i in range(len(data)))
-
-    unit = data[: next((p for p in range(1, len(data) // 2 + 1) if repeats(p)), len(data))]
-    steps = [(b - a) % 256 for a, b in itertools.pairwise(unit)]
-    return len(unit) * min(shannon(list(unit)), shannon(steps))
 
 
 def _refuse_development_values(settings: Mapping[str, Any]) -> None:

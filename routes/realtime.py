@@ -14,6 +14,7 @@ from routes.presenters import payment_status_json
 from routes.throttled_log import ThrottledLog
 
 STATUS_EVENT = "payment_status"
+ROOM_PREFIX = "payment:"
 log = logging.getLogger(__name__)
 # A client can make a handler fail as often as it likes: one short line each, and not too many.
 failures = ThrottledLog(log)
@@ -21,7 +22,7 @@ failures = ThrottledLog(log)
 
 def payment_room(token: str) -> str:
     """The room of one payment; named by its secret token, so it cannot be guessed."""
-    return f"payment:{token}"
+    return f"{ROOM_PREFIX}{token}"
 
 
 def publish_payment_status(payment: Payment) -> None:
@@ -40,7 +41,7 @@ def subscribe(*args: Any) -> dict[str, Any]:
     if not is_page_token(token):
         return refusal("invalid_token", 'send one argument, {"token": "<the page token>"}')
     room = payment_room(token)
-    subscribed = [name for name in rooms() if name.startswith("payment:")]
+    subscribed = [name for name in rooms() if name.startswith(ROOM_PREFIX)]
     if room not in subscribed and len(subscribed) >= current_app.config["SOCKETIO_MAX_SUBSCRIPTIONS"]:
         return refusal("too_many_subscriptions", "this connection already follows as many payments as it may")
     # Join before reading: a confirmation committed after the read is then emitted to us.
