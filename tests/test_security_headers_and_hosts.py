@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app import create_app
 
@@ -92,3 +94,12 @@ def test_the_socketio_handshake_obeys_the_host_rules(shop_client: FlaskClient) -
 def test_browsers_open_sockets_only_from_trusted_origins(shop_client: FlaskClient, origin: str, status: int) -> None:
     headers = {"Host": "loja.example.com", "Origin": origin}
     assert shop_client.get(HANDSHAKE, headers=headers).status_code == status
+
+
+@settings(max_examples=50, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(host=st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), max_size=80))
+def test_any_host_header_gets_an_answer_never_a_5xx(app_config: dict[str, Any], host: str) -> None:
+    client = create_app(app_config | {"TRUSTED_HOSTS": "loja.example.com:8443"}).test_client()
+    for path in ("/health", HANDSHAKE, "/payments/pix/" + "a" * 32):
+        response = client.get(path, headers={"Host": host})
+        assert response.status_code in {200, 400, 404}

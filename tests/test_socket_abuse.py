@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import socketio
 import websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bench.server import process_rss_mib
 from tests.cluster import wait_for, watch
@@ -158,3 +160,27 @@ def test_an_address_cut_off_for_abuse_is_barred_for_the_cool_down(tmp_path: Path
         raw_socket(server).close()
     finally:
         server.stop()
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    frames=st.lists(
+        st.text(st.characters(exclude_categories=()), max_size=60)
+        | st.sampled_from(["42", "40", "41", "43", "45", "46", "2", "3", "5", "6", "1"]).flatmap(
+            lambda head: st.text(max_size=40).map(lambda tail: head + tail)
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_frames_cost_no_traceback_and_leave_the_server_serving(
+    budget_server: LiveServer, frames: list[str]
+) -> None:
+    before = len(server_log(budget_server))
+    with contextlib.suppress(OSError, websocket.WebSocketException):
+        client = raw_socket(budget_server)
+        for frame in frames:
+            client.send(frame.encode("utf-8", "surrogatepass"), opcode=websocket.ABNF.OPCODE_TEXT)
+        client.close()
+    assert "Traceback" not in server_log(budget_server)[before:]
+    assert health_ms(budget_server) < 500
