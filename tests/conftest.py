@@ -1,14 +1,17 @@
 """Fixtures: a fresh app and database per test, HTTP and Socket.IO clients, payment factories."""
 
 import json
+import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
+from hypothesis.configuration import set_hypothesis_home_dir
 from sqlalchemy import update
 
 from app import create_app
@@ -20,6 +23,8 @@ from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
 from tests.live_server import LiveServer
 
 CONFIRMATION_URL = "/payments/pix/confirmation"
+# Hypothesis (and schemathesis through it) caches what it learns; never inside the repository tree.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "pix-checkout-hypothesis")
 
 
 @pytest.fixture(autouse=True)
