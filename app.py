@@ -26,7 +26,7 @@ from db_models import db
 from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
 from middleware import TrustedHosts, WholeBody, origin_checker
-from routes import api, docs, pages
+from routes import api, api_pix_webhook, docs, pages
 from routes.commands import register_commands
 from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
@@ -96,10 +96,12 @@ def register_middleware(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the JSON API, the buyer's pages and the API docs."""
+    """Mount the JSON API, the buyer's pages, the API Pix webhook when enabled, and the API docs."""
     app.url_map.converters["page_token"] = PageTokenConverter
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    if app.config["PIX_WEBHOOK_AUTH"] != "off":
+        app.register_blueprint(api_pix_webhook.bp, url_prefix=app.config["PIX_WEBHOOK_PATH"])
     if app.config["API_DOCS_ENABLED"]:
         app.register_blueprint(docs.bp)
 

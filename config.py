@@ -5,6 +5,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -30,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "PIX_MERCHANT_CITY": "SAO PAULO",
     "PIX_MAX_VALUE": "100000.00",
     "PIX_EXPIRATION_MINUTES": "30",
+    "PIX_CLOCK_TOLERANCE_SECONDS": 30,
     "SOCKETIO_ASYNC_MODE": "eventlet",
     "SOCKETIO_MESSAGE_QUEUE": None,
     "SOCKETIO_CHANNEL": "pix-checkout",
@@ -49,6 +51,11 @@ DEFAULTS: dict[str, Any] = {
     "DISPLAY_TIMEZONE": "America/Sao_Paulo",
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "API_DOCS_ENABLED": True,
+    "PIX_WEBHOOK_AUTH": "off",
+    "PIX_WEBHOOK_PATH": "/webhooks/api-pix",
+    "PIX_WEBHOOK_TOKEN": None,
+    "PIX_WEBHOOK_ALLOWED_IPS": None,
+    "PIX_MTLS_PROXIES": "127.0.0.1, ::1",
     "HTTP_IDLE_TIMEOUT": 30,
     "HTTP_HEADER_TIMEOUT": 10,
     "SOCKETIO_PING_INTERVAL": 25,
@@ -60,6 +67,8 @@ MIN_API_KEY_LENGTH = 24
 MIN_ENTROPY_BITS = 48
 MIN_PRODUCTION_EXPIRY = timedelta(minutes=1)
 ASYNC_MODES = ("eventlet", "threading")
+WEBHOOK_AUTH_MODES = ("off", "mtls", "token")
+WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
 # Whole-number settings and the range that makes sense for each.
@@ -71,6 +80,7 @@ WHOLE_NUMBERS = {
     "SOCKETIO_MAX_QUEUED_PACKETS": (10, 100_000),
     "SOCKETIO_ABUSE_COOLDOWN": (0, 3600),
     "MAX_CONTENT_LENGTH": (1024, 1024 * 1024),
+    "PIX_CLOCK_TOLERANCE_SECONDS": (0, 600),
     "HTTP_IDLE_TIMEOUT": (1, 3600),
     "HTTP_HEADER_TIMEOUT": (1, 300),
     "SOCKETIO_PING_INTERVAL": (1, 300),
@@ -160,7 +170,9 @@ def _deployment(settings: dict[str, Any]) -> None:
             raise ConfigError(f"{name} must read like '60 per minute', got {settings[name]!r}") from None
     for name, (low, high) in WHOLE_NUMBERS.items():
         settings[name] = _whole_number(settings[name], name, low, high)
+    settings["PIX_CLOCK_TOLERANCE"] = timedelta(seconds=settings["PIX_CLOCK_TOLERANCE_SECONDS"])
     _trusted_hosts(settings)
+    _api_pix_webhook(settings)
 
 
 def _trusted_hosts(settings: dict[str, Any]) -> None:
@@ -176,6 +188,33 @@ def _trusted_hosts(settings: dict[str, Any]) -> None:
     settings["TRUSTED_HOST_RULES"] = rules
     # Flask checks the names too (it ignores ports), so nothing builds a link from an unchecked Host.
     settings["TRUSTED_HOSTS"] = sorted({name for name, _ in rules}) or None
+
+
+def _api_pix_webhook(settings: dict[str, Any]) -> None:
+    _one_of(settings, "PIX_WEBHOOK_AUTH", WEBHOOK_AUTH_MODES)
+    if not WEBHOOK_PATH.fullmatch(settings["PIX_WEBHOOK_PATH"]):
+        raise ConfigError(f"PIX_WEBHOOK_PATH must look like /webhooks/api-pix, got {settings['PIX_WEBHOOK_PATH']!r}")
+    token = settings["PIX_WEBHOOK_TOKEN"] or ""
+    if settings["PIX_WEBHOOK_AUTH"] == "token" and (len(token) < MIN_API_KEY_LENGTH or not token.isascii()):
+        raise ConfigError(f"PIX_WEBHOOK_AUTH=token needs a PIX_WEBHOOK_TOKEN of {MIN_API_KEY_LENGTH}+ characters")
+    settings["PIX_WEBHOOK_ALLOWED_NETWORKS"] = _networks(settings["PIX_WEBHOOK_ALLOWED_IPS"], "PIX_WEBHOOK_ALLOWED_IPS")
+    try:
+        settings["PIX_MTLS_PROXIES"] = {str(ip_address(a.strip())) for a in _listed(settings["PIX_MTLS_PROXIES"])}
+    except ValueError:
+        raise ConfigError(f"PIX_MTLS_PROXIES must list IP addresses, got {settings['PIX_MTLS_PROXIES']!r}") from None
+
+
+def _listed(raw: object) -> list[str]:
+    if not raw:
+        return []
+    return [item.strip() for item in (raw.split(",") if isinstance(raw, str) else raw) if item.strip()]
+
+
+def _networks(raw: object, name: str) -> list[IPv4Network | IPv6Network]:
+    try:
+        return [ip_network(item, strict=False) for item in _listed(raw)]
+    except ValueError:
+        raise ConfigError(f"{name} must list IP addresses or networks like 34.193.116.226/32, got {raw!r}") from None
 
 
 def _one_of(settings: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> None:
@@ -223,6 +262,11 @@ def _refuse_development_values(settings: Mapping[str, Any]) -> None:
     api_key = settings["SHOP_API_KEY"] or ""
     if len(api_key) < MIN_API_KEY_LENGTH:
         raise ConfigError(f"APP_ENV=production needs a SHOP_API_KEY of at least {MIN_API_KEY_LENGTH} characters")
+    if (
+        settings["PIX_WEBHOOK_AUTH"] == "token"
+        and estimated_entropy_bits(settings["PIX_WEBHOOK_TOKEN"].encode()) < MIN_ENTROPY_BITS
+    ):
+        raise ConfigError(refuse + "a PIX_WEBHOOK_TOKEN that is not random: generate one as .env.example shows")
     if estimated_entropy_bits(api_key.encode()) < MIN_ENTROPY_BITS:
         raise ConfigError(refuse + "a SHOP_API_KEY that is not random: generate one as .env.example shows")
     if not settings["TRUSTED_HOSTS"]:

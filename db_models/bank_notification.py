@@ -16,7 +16,7 @@ class NoticeOutcome(StrEnum):
     ALREADY_PAID = "already_paid"  # a new message for a paid payment: possibly a second transfer
     PAYMENT_NOT_FOUND = "payment_not_found"
     VALUE_MISMATCH = "value_mismatch"
-    PAYMENT_EXPIRED = "payment_expired"
+    PAYMENT_EXPIRED = "payment_expired"  # the money moved after the deadline: late, to refund
     INVALID = "invalid"  # verified, but not readable as a confirmation
 
 
@@ -32,6 +32,8 @@ class BankNotification(db.Model):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     payment_key: Mapped[str | None] = mapped_column(String(64))
     value_cents: Mapped[int | None] = mapped_column(BigInteger)
+    # When the money moved, as the bank says (the API Pix `horario`); None when it does not say.
+    transferred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(24))
     detail: Mapped[str | None] = mapped_column(String(200))
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)

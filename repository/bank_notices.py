@@ -2,16 +2,16 @@
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import false, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db_models import BankNotification, NoticeOutcome, Payment, PaymentStatus, db
 from db_models.base import now_utc
 from pix.money import to_cents
-from repository.payments import get_payment_by_bank_id
 
 MAX_KEY_LENGTH = 200
 MAX_DETAIL_LENGTH = 200
@@ -19,13 +19,31 @@ MAX_DETAIL_LENGTH = 200
 
 @dataclass(frozen=True)
 class BankNotice:
-    """What a bank said, whatever its format: which payment, how much, its message id and its bytes."""
+    """What a bank said, whatever its format: which payment, how much, when, its message id and its bytes.
+
+    The payment is named by txid (the API Pix) or by bank_payment_id (the signed JSON format).
+    """
 
     source: str
     idempotency_key: str
-    bank_payment_id: str
     value: Decimal
     raw: bytes
+    txid: str | None = None
+    bank_payment_id: str | None = None
+    transferred_at: datetime | None = None  # when the money moved (the API Pix `horario`), if the bank says
+
+    def names(self) -> Any:
+        """The SQL condition that picks the payment this notice is about (none, when it names none)."""
+        if self.txid:
+            return Payment.txid == self.txid
+        if self.bank_payment_id:
+            return Payment.bank_payment_id == self.bank_payment_id
+        return false()
+
+    @property
+    def payment_key(self) -> str | None:
+        """How the notice named its payment."""
+        return self.txid or self.bank_payment_id
 
 
 @dataclass(frozen=True)
@@ -44,30 +62,36 @@ def idempotency_key(message_id: str) -> str:
     return "sha256:" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def apply_notice(notice: BankNotice) -> NoticeResult:
-    """Apply a notice to its payment and record it, in one transaction; a repeated message changes nothing."""
+def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) -> NoticeResult:
+    """Apply a notice to its payment and record it, in one transaction; a repeated message changes nothing.
+
+    A payment is paid when the money moved before its deadline, however late the notice arrives: judged by
+    the bank's own time (within clock_tolerance of ours), or by the arrival when the bank gives none.
+    """
     now = now_utc()
+    moved_at = min(notice.transferred_at or now, now + clock_tolerance)  # a clock ahead of ours is not believed
     # One conditional UPDATE: of concurrent notices, only one can match the pending row.
     paid = db.session.execute(
         update(Payment)
         .where(
-            Payment.bank_payment_id == notice.bank_payment_id,
+            notice.names(),
             Payment.value_cents == to_cents(notice.value),
             Payment.status == PaymentStatus.PENDING,
-            Payment.expiration_date > now,
+            Payment.expiration_date > moved_at - clock_tolerance,
         )
-        .values(status=PaymentStatus.PAID, paid_at=now)
+        .values(status=PaymentStatus.PAID, paid_at=min(moved_at, now))
         .returning(Payment),
         execution_options={"synchronize_session": False},
     ).scalar_one_or_none()
-    payment = paid or get_payment_by_bank_id(notice.bank_payment_id)
+    payment = paid or db.session.execute(db.select(Payment).where(notice.names())).scalar_one_or_none()
     outcome = NoticeOutcome.APPLIED if paid else _why_not_applied(payment, notice.value)
     stored = _insert_once(
         source=notice.source,
         idempotency_key=notice.idempotency_key,
         payment_id=payment.id if payment else None,
-        payment_key=notice.bank_payment_id,
+        payment_key=notice.payment_key,
         value_cents=to_cents(notice.value),
+        transferred_at=notice.transferred_at,
         outcome=outcome,
         raw=notice.raw,
     )

@@ -79,7 +79,7 @@ def confirm_pix_payment() -> Response:
         unverified.warning("refused an unverified confirmation from %s: %s", request.remote_addr, g.signature_error)
         raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature")
     notice = read_signed_confirmation()
-    result = apply_notice(notice)
+    result = apply_notice(notice, current_app.config["PIX_CLOCK_TOLERANCE"])
     log.info(
         "bank notice %s: %s%s, payment %s",
         notice.idempotency_key,
@@ -107,7 +107,7 @@ def read_signed_confirmation() -> BankNotice:
     except ApiError as error:
         keep_unreadable_notice(SIGNED_JSON, key, request.get_data(), error.message)
         raise
-    return BankNotice(SIGNED_JSON, key, bank_payment_id, value, request.get_data())
+    return BankNotice(SIGNED_JSON, key, value, request.get_data(), bank_payment_id=bank_payment_id)
 
 
 @bp.get("/payments/pix/qr_code/<name>")

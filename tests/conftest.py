@@ -121,14 +121,14 @@ def stored_payment(app: Flask) -> Callable[[dict[str, Any]], Payment]:
 
 @pytest.fixture
 def expire(app: Flask) -> Callable[[dict[str, Any]], None]:
-    """Move a payment's deadline into the past, as if its time had run out."""
+    """Move a payment's deadline an hour into the past, well beyond any clock tolerance."""
 
     def run_out(payment: dict[str, Any]) -> None:
         with app.app_context():
             db.session.execute(
                 update(Payment)
                 .where(Payment.id == payment["id"])
-                .values(expiration_date=now_utc() - timedelta(seconds=1))
+                .values(expiration_date=now_utc() - timedelta(hours=1))
             )
             db.session.commit()
 

@@ -6,6 +6,7 @@ that leaves a connection or the process broken fails the example that caused it.
 
 import json
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,7 @@ from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
 from tests.conftest import CONFIRMATION_URL
 from tests.services import fresh_postgres_database
 
+PSP_TOKEN = "hostile-input-psp-token-0123456789"
 EXAMPLES = settings(
     max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False
 )
@@ -54,6 +56,7 @@ def hostile_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         for name in DEFAULTS:
             environment.delenv(name, raising=False)
         config = {"TESTING": True, "SOCKETIO_ASYNC_MODE": "threading", "RATELIMIT_ENABLED": False}
+        config |= {"PIX_WEBHOOK_AUTH": "token", "PIX_WEBHOOK_TOKEN": PSP_TOKEN}
         if request.param == "sqlite":
             yield from _app(config | {"DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('hostile') / 'h.db'}"})
         else:
@@ -154,4 +157,33 @@ def test_any_socket_event(hostile_app: Flask, args: list[Any], event: str) -> No
             assert ack["error"]["code"] in {"invalid_token", "payment_not_found", "unknown_event"}
     finally:
         page.disconnect()
+    assert_still_works(hostile_app)
+
+
+timestamps = st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat())
+pix_items = json_values | st.fixed_dictionaries(
+    {
+        "endToEndId": hostile_strings(32, 32) | hostile_text,
+        "txid": hostile_strings(1, 35) | json_values,
+        "valor": amounts | json_values,
+        "horario": timestamps | hostile_text,
+    },
+    optional={"devolucoes": json_values | st.lists(json_values, max_size=2), "infoPagador": hostile_text},
+)
+
+
+@EXAMPLES
+@given(items=st.lists(pix_items, max_size=4), extra=json_values)
+def test_any_api_pix_batch(hostile_app: Flask, items: list[Any], extra: Any) -> None:
+    client = hostile_app.test_client()
+    for body in ({"pix": items}, {"pix": items, "x": extra}, extra):
+        raw = json.dumps(body).encode()
+        first = client.post(
+            "/webhooks/api-pix/pix", query_string={"hmac": PSP_TOKEN}, data=raw, content_type="application/json"
+        )
+        assert_not_5xx(first)
+        retry = client.post(
+            "/webhooks/api-pix/pix", query_string={"hmac": PSP_TOKEN}, data=raw, content_type="application/json"
+        )
+        assert (retry.status_code, retry.get_json()) == (first.status_code, first.get_json())
     assert_still_works(hostile_app)

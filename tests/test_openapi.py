@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 
+from app import create_app
 from tests.live_server import LiveServer
 
 # Routes that are not part of the API contract: the static files, the demo form and the docs themselves.
@@ -58,3 +59,12 @@ def test_live_server_conforms_to_its_document(live_server: LiveServer) -> None:
             case.call_and_validate()
 
         responses_conform()
+
+
+def test_the_api_pix_webhook_is_documented_where_it_is_mounted(app_config: dict) -> None:
+    settings = {"PIX_WEBHOOK_AUTH": "token", "PIX_WEBHOOK_TOKEN": "t" * 24, "PIX_WEBHOOK_PATH": "/psp/efi"}
+    app = create_app(app_config | settings)
+    document = app.test_client().get("/openapi.json").get_json()
+    documented = {(method, path) for path, item in document["paths"].items() for method in item}
+    assert documented == app_operations(app)
+    assert {("post", "/psp/efi/pix"), ("post", "/psp/efi")} <= documented

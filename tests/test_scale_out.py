@@ -78,7 +78,7 @@ def test_expiry_is_the_same_on_every_process(two_processes: list[LiveServer], da
     engine = create_engine(database_url.replace("postgresql://", "postgresql+pg8000://"))
     with engine.begin() as connection:
         connection.execute(
-            text("UPDATE payments SET expiration_date = now() - interval '1 second' WHERE id = :id"),
+            text("UPDATE payments SET expiration_date = now() - interval '1 hour' WHERE id = :id"),
             {"id": payment["id"]},
         )
     engine.dispose()
