@@ -6,21 +6,12 @@ from decimal import Decimal
 import pytest
 
 from pix.brcode import Merchant, build_brcode, crc16_ccitt_false, fold_to_ascii
+from pix.brcode_reader import InvalidBrCodeError, read_dynamic_brcode, read_fields
 
 BCB_MANUAL_EXAMPLE = (
     "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-426655440000"
     "5204000053039865802BR5913Fulano de Tal6008BRASILIA62070503***63041D3D"
 )
-
-
-def parse_emv(payload: str) -> dict[str, str]:
-    """Split top-level EMV fields (tag, 2-digit length, value)."""
-    fields, position = {}, 0
-    while position < len(payload):
-        tag, length = payload[position : position + 2], int(payload[position + 2 : position + 4])
-        fields[tag] = payload[position + 4 : position + 4 + length]
-        position += 4 + length
-    return fields
 
 
 def test_crc16_matches_the_ccitt_false_check_value() -> None:
@@ -35,13 +26,13 @@ def test_bcb_manual_example_is_reproduced_exactly() -> None:
 def test_payment_code_carries_amount_txid_and_valid_crc() -> None:
     merchant = Merchant(key="fulano@example.com", name="Loja Exemplo", city="SAO PAULO")
     code = build_brcode(merchant, "ABC123xyz", Decimal("1500.00"))
-    fields = parse_emv(code)
+    fields = read_fields(code)
     assert list(fields) == ["00", "26", "52", "53", "54", "58", "59", "60", "62", "63"]
     assert fields["00"] == "01"
-    assert parse_emv(fields["26"]) == {"00": "br.gov.bcb.pix", "01": "fulano@example.com"}
+    assert read_fields(fields["26"]) == {"00": "br.gov.bcb.pix", "01": "fulano@example.com"}
     assert (fields["52"], fields["53"], fields["54"], fields["58"]) == ("0000", "986", "1500.00", "BR")
     assert (fields["59"], fields["60"]) == ("Loja Exemplo", "SAO PAULO")
-    assert parse_emv(fields["62"]) == {"05": "ABC123xyz"}
+    assert read_fields(fields["62"]) == {"05": "ABC123xyz"}
     assert re.fullmatch(r"[0-9A-F]{4}", fields["63"])
     assert fields["63"] == crc16_ccitt_false(code[:-4])
 
@@ -49,7 +40,7 @@ def test_payment_code_carries_amount_txid_and_valid_crc() -> None:
 @pytest.mark.parametrize(("amount", "text"), [(Decimal("0.01"), "0.01"), (Decimal("12.5"), "12.50")])
 def test_amount_always_has_two_decimals(amount: Decimal, text: str) -> None:
     code = build_brcode(Merchant("fulano@example.com", "Loja", "RIO"), "T1", amount)
-    assert parse_emv(code)["54"] == text
+    assert read_fields(code)["54"] == text
 
 
 @pytest.mark.parametrize("txid", ["", "a" * 26, "com-hifen", "ação", "with space"])
@@ -60,3 +51,51 @@ def test_txid_outside_the_spec_is_refused(txid: str) -> None:
 
 def test_accents_fold_to_ascii() -> None:
     assert fold_to_ascii("São Paulo Açaí Ícaro") == "Sao Paulo Acai Icaro"
+
+
+def field(tag: str, value: str) -> str:
+    return f"{tag}{len(value):02d}{value}"
+
+
+def dynamic_code(location: str = "pix.example.com/qr/v2/9d36b84f-c70b-478f", txid: str = "***", crc: str = "") -> str:
+    """A dynamic BR Code as a PSP issues it, for the checks below."""
+    account = field("00", "br.gov.bcb.pix") + field("25", location)
+    payload = (
+        field("00", "01")
+        + field("01", "12")
+        + field("26", account)
+        + field("52", "0000")
+        + field("53", "986")
+        + field("54", "10.50")
+        + field("58", "BR")
+        + field("59", "Loja Exemplo")
+        + field("60", "SAO PAULO")
+        + field("62", field("05", txid))
+        + "6304"
+    )
+    return payload + (crc or crc16_ccitt_false(payload))
+
+
+def test_a_psps_dynamic_code_is_read_for_its_location_and_amount() -> None:
+    code = read_dynamic_brcode(dynamic_code())
+    assert (code.location, code.amount) == ("pix.example.com/qr/v2/9d36b84f-c70b-478f", Decimal("10.50"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        dynamic_code(crc="0000"),
+        dynamic_code(txid="ABC123"),  # a static code's txid
+        dynamic_code(location="https://pix.example.com/qr/v2/x"),
+        dynamic_code(location=""),
+        dynamic_code()[:-1],
+        dynamic_code() + "0000",
+        "x" * 600,
+        "",
+        None,
+        "000201" + "é" * 10,
+    ],
+)
+def test_a_dynamic_code_that_would_fail_in_a_bank_app_is_refused(text: object) -> None:
+    with pytest.raises(InvalidBrCodeError):
+        read_dynamic_brcode(text)

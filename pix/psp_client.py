@@ -1,0 +1,221 @@
+"""A client for a PSP's API Pix (Efí, Banco do Brasil, Itaú, Sicoob... or the simulator): OAuth2 client credentials,
+mutual TLS, charges, received Pix, refunds and the webhook registration. No Flask here."""
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from pix.api_pix import InvalidPixItemError, ReceivedPix, money, money_text, read_received_pix
+
+log = logging.getLogger(__name__)
+RETRY_PAUSES = (0.2, 0.6)  # between the attempts of a call
+TOKEN_MARGIN_SECONDS = 30  # renew a token this long before the PSP says it expires
+
+
+class PspError(Exception):
+    """The PSP refused a call, failed, or could not be reached; unavailable means trying later may work."""
+
+    def __init__(self, message: str, status: int | None = None, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.unavailable = unavailable
+
+
+@dataclass(frozen=True)
+class PspSettings:
+    """Where the PSP is and how to prove who we are to it."""
+
+    api_url: str
+    token_url: str
+    client_id: str
+    client_secret: str
+    certificate: str | None = None  # PEM with our client certificate and key, for mutual TLS
+    ca_bundle: str | None = None  # PEM of the CAs that sign the PSP's server certificate; None: the system's
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Charge:
+    """An immediate charge (cob) at the PSP: its state and the dynamic BR Code to show."""
+
+    txid: str
+    status: str
+    pix_copy_paste: str
+    received: list[ReceivedPix]
+
+
+@dataclass(frozen=True)
+class Refund:
+    """A devolução at the PSP."""
+
+    refund_id: str
+    status: str
+    value: Decimal
+    reason: str | None
+
+
+class ApiPixClient:
+    """One PSP's API Pix; safe to share between green threads, with the OAuth2 token cached until it expires."""
+
+    def __init__(self, settings: PspSettings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self._http = httpx.Client(
+            cert=settings.certificate,
+            verify=settings.ca_bundle or True,
+            timeout=httpx.Timeout(settings.timeout, connect=min(5.0, settings.timeout)),
+            follow_redirects=False,
+            transport=transport,
+        )
+        self._token: tuple[str, float] | None = None
+        self._token_lock = threading.Lock()
+
+    def create_charge(self, txid: str, amount: Decimal, expires_in: int, key: str, note: str | None) -> Charge:
+        """PUT /cob/{txid}: a retry after a lost answer finds the charge already there and takes it."""
+        body: dict[str, Any] = {"calendario": {"expiracao": expires_in}, "valor": {"original": money_text(amount)}}
+        body |= {"chave": key} | ({"solicitacaoPagador": note} if note else {})
+        try:
+            return self._charge(self._call("PUT", f"/v2/cob/{txid}", json=body))
+        except PspError as error:
+            if error.status != 400:
+                raise
+            # The txid is ours: when it is taken, it is by an earlier attempt whose answer was lost.
+            existing = self._call("GET", f"/v2/cob/{txid}")
+            if existing.get("valor", {}).get("original") != money_text(amount):
+                raise
+            return self._charge(existing)
+
+    def charge(self, txid: str) -> Charge:
+        """GET /cob/{txid}: the charge's status and the Pix received for it."""
+        return self._charge(self._call("GET", f"/v2/cob/{txid}"))
+
+    def received_pix(self, start: datetime, end: datetime) -> Iterator[ReceivedPix | InvalidPixItemError]:
+        """GET /pix: every Pix received in [start, end], page by page; unreadable items come as errors."""
+        page = 0
+        while True:
+            params = {"inicio": _rfc3339(start), "fim": _rfc3339(end), "paginacao.paginaAtual": page}
+            answer = self._call("GET", "/v2/pix", params=params)
+            for item in answer.get("pix") or []:
+                try:
+                    yield read_received_pix(item)
+                except InvalidPixItemError as error:
+                    yield error
+            pages = answer.get("parametros", {}).get("paginacao", {}).get("quantidadeDePaginas", 1)
+            page += 1
+            if not isinstance(pages, int) or page >= pages:
+                return
+
+    def refund(self, end_to_end_id: str, refund_id: str, amount: Decimal, description: str | None) -> Refund:
+        """PUT /pix/{e2eid}/devolucao/{id}: idempotent by our refund id."""
+        body = {"valor": money_text(amount)} | ({"descricao": description} if description else {})
+        return _refund(self._call("PUT", f"/v2/pix/{end_to_end_id}/devolucao/{refund_id}", json=body))
+
+    def refund_state(self, end_to_end_id: str, refund_id: str) -> Refund:
+        """GET /pix/{e2eid}/devolucao/{id}."""
+        return _refund(self._call("GET", f"/v2/pix/{end_to_end_id}/devolucao/{refund_id}"))
+
+    def register_webhook(self, key: str, url: str) -> None:
+        """PUT /webhook/{chave}: the PSP POSTs received Pix for key to url + /pix."""
+        self._call("PUT", f"/v2/webhook/{key}", json={"webhookUrl": url})
+
+    def _charge(self, answer: dict[str, Any]) -> Charge:
+        try:
+            received = [read_received_pix(item) for item in answer.get("pix") or []]
+        except InvalidPixItemError as error:
+            raise PspError(f"the PSP described a received Pix badly: {error}") from None
+        txid, status, code = answer.get("txid"), answer.get("status"), answer.get("pixCopiaECola", "")
+        if not isinstance(txid, str) or not isinstance(status, str) or not isinstance(code, str):
+            raise PspError("the PSP's charge has no txid, status or pixCopiaECola")
+        return Charge(txid=txid, status=status, pix_copy_paste=code, received=received)
+
+    def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        # Every API Pix call here is idempotent (the txid and refund id are ours), so each may be retried.
+        for pause in RETRY_PAUSES:
+            try:
+                return self._attempt(method, path, options)
+            except PspError as failure:
+                if not failure.unavailable:
+                    raise
+                log.info("PSP %s %s failed (%s); trying again", method, path, failure)
+            time.sleep(pause)
+        return self._attempt(method, path, options)
+
+    def _attempt(self, method: str, path: str, options: dict[str, Any]) -> dict[str, Any]:
+        url = self.settings.api_url + path
+        try:
+            response = self._http.request(method, url, headers=self._auth(), **options)
+            if response.status_code == 401:
+                self._token = None  # revoked or expired early: one new token, then the verdict stands
+                response = self._http.request(method, url, headers=self._auth(), **options)
+        except httpx.TransportError as error:
+            raise PspError(f"the PSP did not answer: {type(error).__name__}", unavailable=True) from None
+        return _json(response)
+
+    def _auth(self) -> dict[str, str]:
+        with self._token_lock:
+            if self._token is None or time.monotonic() >= self._token[1]:
+                self._token = self._new_token()
+            return {"Authorization": f"Bearer {self._token[0]}"}
+
+    def _new_token(self) -> tuple[str, float]:
+        settings = self.settings
+        try:
+            response = self._http.post(
+                settings.token_url,
+                data={"grant_type": "client_credentials"},
+                auth=(settings.client_id, settings.client_secret),
+            )
+        except httpx.TransportError as error:
+            raise PspError(
+                f"the PSP's token endpoint did not answer: {type(error).__name__}", unavailable=True
+            ) from None
+        answer = _json(response)
+        token, lifetime = answer.get("access_token"), answer.get("expires_in", 3600)
+        if not isinstance(token, str) or not isinstance(lifetime, int):
+            raise PspError("the PSP's token answer has no access_token")
+        return token, time.monotonic() + max(0, lifetime - TOKEN_MARGIN_SECONDS)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 400:
+        unavailable = response.status_code >= 500 or response.status_code == 429
+        raise PspError(_problem(response), status=response.status_code, unavailable=unavailable)
+    try:
+        answer = response.json()
+    except ValueError:
+        raise PspError("the PSP answered something that is not JSON", status=response.status_code) from None
+    if not isinstance(answer, dict):
+        raise PspError("the PSP answered JSON that is not an object", status=response.status_code)
+    return answer
+
+
+def _problem(response: httpx.Response) -> str:
+    """The PSP's RFC 7807 problem, in one line."""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    detail = problem.get("detail") or problem.get("title") if isinstance(problem, dict) else None
+    return f"the PSP answered {response.status_code}" + (f": {str(detail)[:200]}" if detail else "")
+
+
+def _refund(answer: dict[str, Any]) -> Refund:
+    try:
+        value = money(answer.get("valor"), "valor")
+    except InvalidPixItemError as error:
+        raise PspError(f"the PSP described the refund badly: {error}") from None
+    refund_id, status = answer.get("id"), answer.get("status")
+    if not isinstance(refund_id, str) or not isinstance(status, str):
+        raise PspError("the PSP's refund has no id or status")
+    reason = answer.get("motivo")
+    return Refund(refund_id=refund_id, status=status, value=value, reason=reason if isinstance(reason, str) else None)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
