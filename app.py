@@ -26,6 +26,8 @@ from db_models import db
 from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
 from middleware import TrustedHosts, WholeBody, origin_checker
+from pix.providers import ApiPixProvider, StaticProvider
+from pix.psp_client import ApiPixClient
 from routes import api, api_pix_webhook, docs, pages
 from routes.commands import register_commands
 from routes.converters import PageTokenConverter
@@ -46,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(load_settings(config, app.instance_path))
     register_extensions(app)
+    register_pix_provider(app)
     register_middleware(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -83,6 +86,15 @@ def register_extensions(app: Flask) -> None:
         max_queued=app.config["SOCKETIO_MAX_QUEUED_PACKETS"],
         cooldown=app.config["SOCKETIO_ABUSE_COOLDOWN"],
     )
+
+
+def register_pix_provider(app: Flask) -> None:
+    """Who issues charges: static BR Codes built here, or charges (cob) at the PSP's API Pix."""
+    merchant = app.config["PIX_MERCHANT"]
+    if app.config["PIX_PSP"] is None:
+        app.extensions["pix_provider"] = StaticProvider(merchant)
+    else:
+        app.extensions["pix_provider"] = ApiPixProvider(ApiPixClient(app.config["PIX_PSP"]), merchant.key)
 
 
 def register_middleware(app: Flask) -> None:

@@ -34,8 +34,10 @@ class Payment(db.Model):
     # Integer cents are exact on every database; SQLite has no exact decimal type.
     value_cents: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING)
+    # Where the charge lives: "static" (a BR Code built here) or "api-pix" (a cob at the PSP).
+    provider: Mapped[str] = mapped_column(String(16), default="static")
     bank_payment_id: Mapped[str] = mapped_column(String(36), unique=True)
-    txid: Mapped[str] = mapped_column(String(25), unique=True)
+    txid: Mapped[str] = mapped_column(String(35), unique=True)
     token: Mapped[str] = mapped_column(String(43), unique=True)
     pix_copy_paste: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)

@@ -3,20 +3,17 @@
 import logging
 import re
 import secrets
-import string
 import uuid
 from datetime import timedelta
 from decimal import Decimal
 
 from db_models import Payment, PaymentStatus, db
 from db_models.base import now_utc
-from pix.brcode import Merchant, build_brcode
 from pix.money import to_cents
+from pix.providers import IssuedCharge
 
 log = logging.getLogger(__name__)
 
-TXID_ALPHABET = string.ascii_letters + string.digits
-TXID_LENGTH = 25
 TOKEN_BYTES = 24
 TOKEN_LENGTH = 32  # characters of url-safe base64 for TOKEN_BYTES
 # Anything else cannot be a token, so it never reaches a query (lone surrogates and NUL break drivers).
@@ -24,16 +21,16 @@ TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 HEALTH_PROBE_TOKEN = "health-probe"  # noqa: S105  (shorter than a token, so never issued)
 
 
-def create_payment(value: Decimal, merchant: Merchant, expires_in: timedelta) -> Payment:
-    """Store a pending payment with its BR Code, unguessable page token and deadline."""
-    txid = "".join(secrets.choice(TXID_ALPHABET) for _ in range(TXID_LENGTH))
+def create_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta) -> Payment:
+    """Store a pending payment with its charge's BR Code, an unguessable page token and its deadline."""
     payment = Payment(
         value_cents=to_cents(value),
         status=PaymentStatus.PENDING,
+        provider=provider,
         bank_payment_id=str(uuid.uuid4()),
-        txid=txid,
+        txid=charge.txid,
         token=secrets.token_urlsafe(TOKEN_BYTES),
-        pix_copy_paste=build_brcode(merchant, txid, value),
+        pix_copy_paste=charge.pix_copy_paste,
         expiration_date=now_utc() + expires_in,
     )
     db.session.add(payment)

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from db_models import NoticeOutcome
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
+from pix.psp_client import PspError
 from pix.qr import render_qr_png
 from pix.signatures import InvalidSignatureError, verify_webhook
 from repository.bank_notices import BankNotice, apply_notice, idempotency_key, keep_unreadable_notice
@@ -66,7 +67,16 @@ def create_pix_payment() -> tuple[Response, int]:
         raise ApiError(401, "invalid_api_key", "send the shop's key as Authorization: Bearer <SHOP_API_KEY>")
     body = json_object()
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
-    payment = create_payment(value, current_app.config["PIX_MERCHANT"], current_app.config["PIX_EXPIRES_IN"])
+    provider, expires_in = current_app.extensions["pix_provider"], current_app.config["PIX_EXPIRES_IN"]
+    try:
+        charge = provider.issue(value, expires_in, note=None)
+    except PspError as error:
+        # Nothing was stored: the shop can retry, and no buyer sees a code the PSP does not know.
+        log.warning("the PSP could not create a charge: %s", error)
+        if error.unavailable:
+            raise ApiError(503, "psp_unavailable", f"the PSP is unavailable, try again: {error}") from None
+        raise ApiError(502, "psp_error", f"the PSP refused the charge: {error}") from None
+    payment = create_payment(value, charge, provider.name, expires_in)
     return jsonify(message="The payment has been created", payment=payment_json(payment)), 201
 
 

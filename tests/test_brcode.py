@@ -7,6 +7,7 @@ import pytest
 
 from pix.brcode import Merchant, build_brcode, crc16_ccitt_false, fold_to_ascii
 from pix.brcode_reader import InvalidBrCodeError, read_dynamic_brcode, read_fields
+from tests.brcodes import dynamic_code
 
 BCB_MANUAL_EXAMPLE = (
     "00020126580014br.gov.bcb.pix0136123e4567-e12b-12d1-a456-426655440000"
@@ -51,29 +52,6 @@ def test_txid_outside_the_spec_is_refused(txid: str) -> None:
 
 def test_accents_fold_to_ascii() -> None:
     assert fold_to_ascii("São Paulo Açaí Ícaro") == "Sao Paulo Acai Icaro"
-
-
-def field(tag: str, value: str) -> str:
-    return f"{tag}{len(value):02d}{value}"
-
-
-def dynamic_code(location: str = "pix.example.com/qr/v2/9d36b84f-c70b-478f", txid: str = "***", crc: str = "") -> str:
-    """A dynamic BR Code as a PSP issues it, for the checks below."""
-    account = field("00", "br.gov.bcb.pix") + field("25", location)
-    payload = (
-        field("00", "01")
-        + field("01", "12")
-        + field("26", account)
-        + field("52", "0000")
-        + field("53", "986")
-        + field("54", "10.50")
-        + field("58", "BR")
-        + field("59", "Loja Exemplo")
-        + field("60", "SAO PAULO")
-        + field("62", field("05", txid))
-        + "6304"
-    )
-    return payload + (crc or crc16_ccitt_false(payload))
 
 
 def test_a_psps_dynamic_code_is_read_for_its_location_and_amount() -> None:

@@ -11,12 +11,14 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from db_models import Payment, PaymentStatus, db
+from pix.providers import StaticProvider
 from repository.payments import create_payment
 
 
 def test_create_payment_stores_a_pending_payment_with_exact_value(app: Flask) -> None:
     with app.app_context():
-        payment = create_payment(Decimal("19.99"), app.config["PIX_MERCHANT"], timedelta(minutes=30))
+        charge = StaticProvider(app.config["PIX_MERCHANT"]).issue(Decimal("19.99"), timedelta(minutes=30), None)
+        payment = create_payment(Decimal("19.99"), charge, "static", timedelta(minutes=30))
         stored = db.session.get(Payment, payment.id)
         assert stored.value == Decimal("19.99")
         assert stored.value_cents == 1999
@@ -30,8 +32,16 @@ def test_create_payment_stores_a_pending_payment_with_exact_value(app: Flask) ->
 
 def test_create_payment_gives_each_payment_its_own_identifiers(app: Flask) -> None:
     with app.app_context():
-        merchant = app.config["PIX_MERCHANT"]
-        payments = [create_payment(Decimal("10.00"), merchant, timedelta(minutes=5)) for _ in range(20)]
+        provider = StaticProvider(app.config["PIX_MERCHANT"])
+        payments = [
+            create_payment(
+                Decimal("10.00"),
+                provider.issue(Decimal("10.00"), timedelta(minutes=5), None),
+                "static",
+                timedelta(minutes=5),
+            )
+            for _ in range(20)
+        ]
         for field in ("txid", "token", "bank_payment_id", "pix_copy_paste"):
             assert len({getattr(p, field) for p in payments}) == 20
         assert all(re.fullmatch(r"[A-Za-z0-9]{25}", p.txid) for p in payments)

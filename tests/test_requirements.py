@@ -10,8 +10,8 @@ import pytest
 
 from tests.live_server import REPO_ROOT
 
-APP_SOURCES = ["app.py", "config.py", "extensions.py", "middleware.py", "serving.py", "templating.py"]
-APP_PACKAGES = ["db_models", "migrations", "pix", "repository", "routes"]
+APP_SOURCES = ["app.py", "extensions.py", "middleware.py", "serving.py", "templating.py"]
+APP_PACKAGES = ["config", "db_models", "migrations", "pix", "repository", "routes"]
 # What the running server loads without importing it by name: the websocket layers Socket.IO picks at run time.
 RUNTIME = {"python-engineio", "simple-websocket"}
 
