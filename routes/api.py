@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from db_models import NoticeOutcome
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
+from live_status import payment_status_json, publish_payment_status
 from pix.psp_client import PspError
 from pix.qr import render_qr_png
 from pix.signatures import InvalidSignatureError, verify_webhook
@@ -15,8 +16,7 @@ from repository.bank_notices import BankNotice, apply_notice, idempotency_key, k
 from repository.payments import create_payment, database_is_up, get_payment_by_token
 from routes.errors import ApiError
 from routes.json_body import json_object, required_amount, required_string
-from routes.presenters import payment_json, payment_status_json
-from routes.realtime import publish_payment_status
+from routes.presenters import payment_json
 from routes.throttled_log import ThrottledLog
 
 bp = Blueprint("api", __name__)

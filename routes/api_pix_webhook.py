@@ -17,11 +17,11 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from db_models import NoticeOutcome
 from extensions import limiter
+from live_status import publish_payment_status
 from pix.api_pix import InvalidPixItemError, ReceivedPix, pix_items, read_received_pix
 from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
 from routes.errors import ApiError
 from routes.json_body import json_object
-from routes.realtime import publish_payment_status
 from routes.throttled_log import ThrottledLog
 
 bp = Blueprint("api_pix", __name__)

@@ -1,31 +1,11 @@
-"""How payments look in JSON, for the API and for realtime events."""
+"""How payments look in JSON for the shop's API (the buyer's status view lives in live_status)."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import url_for
 
 from db_models import Payment
-from pix.money import json_number
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """ISO 8601 in UTC with a Z, e.g. 2026-11-22T07:48:03Z."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def payment_status_json(payment: Payment) -> dict[str, Any]:
-    """What a buyer's page may know: the status, sent on subscribe, on change and to pollers."""
-    return {
-        "id": payment.id,
-        "status": payment.current_status().value,
-        "paid": payment.paid,
-        "value": json_number(payment.value),
-        "expiration_date": iso_utc(payment.expiration_date),
-        "paid_at": iso_utc(payment.paid_at),
-    }
+from live_status import payment_status_json
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:

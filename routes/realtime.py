@@ -7,27 +7,15 @@ from typing import Any
 from flask import current_app
 from flask_socketio import emit, join_room, leave_room, rooms
 
-from db_models import Payment, db
+from db_models import db
 from extensions import socketio
+from live_status import ROOM_PREFIX, STATUS_EVENT, payment_room, payment_status_json
 from repository.payments import get_payment_by_token, is_page_token
-from routes.presenters import payment_status_json
 from routes.throttled_log import ThrottledLog
 
-STATUS_EVENT = "payment_status"
-ROOM_PREFIX = "payment:"
 log = logging.getLogger(__name__)
 # A client can make a handler fail as often as it likes: one short line each, and not too many.
 failures = ThrottledLog(log)
-
-
-def payment_room(token: str) -> str:
-    """The room of one payment; named by its secret token, so it cannot be guessed."""
-    return f"{ROOM_PREFIX}{token}"
-
-
-def publish_payment_status(payment: Payment) -> None:
-    """Tell the pages watching payment its new status; called after the commit."""
-    socketio.emit(STATUS_EVENT, payment_status_json(payment), to=payment_room(payment.token))
 
 
 def refusal(code: str, message: str) -> dict[str, Any]:
