@@ -21,6 +21,7 @@ from flask import Flask
 from flask_migrate import upgrade
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from cli import register_commands
 from config import ConfigError, load_settings
 from db_models import db
 from db_models.connections import configure_engine
@@ -29,7 +30,6 @@ from middleware import TrustedHosts, WholeBody, origin_checker
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
 from routes import api, api_pix_webhook, docs, pages
-from routes.commands import register_commands
 from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
 from routes.realtime import register_socket_handlers

@@ -5,14 +5,34 @@ import resource
 
 from flask import Flask
 
+from db_models import db
 from extensions import socketio
+from jobs.reconciliation import reconcile, run_every
 
 MAX_GREEN_THREADS = 20_000
 LISTEN_BACKLOG = 2048
 
 
+def start_reconciliation(app: Flask) -> None:
+    """Reconcile with the PSP every PIX_RECONCILE_SECONDS in the background (a lease keeps it to one process)."""
+    seconds = app.config["PIX_RECONCILE_SECONDS"]
+    client = getattr(app.extensions["pix_provider"], "client", None)
+    if not seconds or client is None:
+        return
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                reconcile(client, app.config["PIX_CLOCK_TOLERANCE"])
+            finally:
+                db.session.remove()
+
+    socketio.start_background_task(run_every, seconds, run, socketio.sleep)
+
+
 def serve(app: Flask, host: str, port: int) -> None:
     """Serve app and its websockets until interrupted."""
+    start_reconciliation(app)
     if app.config["SOCKETIO_ASYNC_MODE"] != "eventlet":
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
         return

@@ -38,6 +38,7 @@ class ReceivedPix:
     value: Decimal
     paid_at: datetime
     refunds: list[RefundNotice] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the item as the PSP sent it
 
 
 def money(text: object, name: str) -> Decimal:
@@ -102,6 +103,7 @@ def read_received_pix(item: object) -> ReceivedPix:
         value=money(item.get("valor"), "valor"),
         paid_at=timestamp(item.get("horario"), "horario"),
         refunds=[read_refund(refund) for refund in refunds],
+        raw=item,
     )
 
 

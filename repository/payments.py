@@ -4,7 +4,7 @@ import logging
 import re
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from db_models import Payment, PaymentStatus, db
@@ -64,3 +64,19 @@ def database_is_up() -> bool:
         log.warning("health check failed: %s: %s", type(error).__name__, error)
         db.session.rollback()
         return False
+
+
+def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime, limit: int) -> list[Payment]:
+    """Pending payments of provider whose deadline falls in [deadline_from, deadline_to], oldest first."""
+    query = (
+        db.select(Payment)
+        .where(
+            Payment.provider == provider,
+            Payment.status == PaymentStatus.PENDING,
+            Payment.expiration_date >= deadline_from,
+            Payment.expiration_date <= deadline_to,
+        )
+        .order_by(Payment.expiration_date)
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())

@@ -1,4 +1,4 @@
-"""`flask --app app pix ...`: act as the bank against a running server."""
+"""`flask --app app pix confirm` and `pix refused`: act as the bank, and see the money that needs action."""
 
 import json
 import sys
@@ -7,15 +7,13 @@ import urllib.request
 from decimal import Decimal
 
 import click
-from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask import current_app
 
+from cli.group import pix_cli
 from pix.money import InvalidAmountError, from_cents, json_number, parse_amount
 from pix.signatures import sign_webhook
 from repository.bank_notices import notices_needing_action
 from repository.payments import get_payment_by_bank_id
-
-pix_cli = AppGroup("pix", help="PIX checkout tools.")
 
 
 @pix_cli.command("confirm")
@@ -74,8 +72,3 @@ def _amount(bank_payment_id: str, value: str | None) -> Decimal:
         return parse_amount(value, Decimal("Infinity"))
     except InvalidAmountError as error:
         raise click.BadParameter(str(error), param_hint="--value") from None
-
-
-def register_commands(app: Flask) -> None:
-    """Add the pix command group to `flask`."""
-    app.cli.add_command(pix_cli)

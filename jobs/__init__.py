@@ -1,0 +1,1 @@
+"""Periodic jobs that the server runs in the background and operators can run as their own process."""

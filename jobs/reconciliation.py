@@ -1,0 +1,107 @@
+"""Reconciliation: ask the PSP what it received, and feed it through the same notice path as its webhook.
+
+A webhook can be lost (the PSP gave up, our endpoint was down, a proxy dropped it). Every run lists the Pix the
+PSP received since the last good run (GET /pix, overlapping a little), and looks at the charges whose deadline
+just passed unpaid (GET /cob/{txid}), so no paid order stays pending for longer than a run's interval. Notices
+are idempotent (one per endToEndId), so seeing a Pix again changes nothing; a lease keeps concurrent runs in
+several processes from doing the work twice.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from db_models import NoticeOutcome
+from db_models.base import now_utc
+from live_status import publish_payment_status
+from pix.api_pix import InvalidPixItemError, ReceivedPix
+from pix.psp_client import ApiPixClient, PspError
+from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
+from repository.leases import last_success, release_lease, take_lease
+from repository.payments import unpaid_charges
+
+log = logging.getLogger(__name__)
+JOB = "reconciliation"
+SOURCE = "reconciliation"
+LEASE = timedelta(minutes=5)
+FIRST_LOOKBACK = timedelta(hours=24)  # the first run ever looks back this far
+OVERLAP = timedelta(minutes=5)  # a PSP may list a Pix a little after its horario
+RECENTLY_EXPIRED = timedelta(hours=1)  # charges whose deadline passed this recently are asked about one by one
+MAX_CHARGES_PER_RUN = 50
+
+
+@dataclass
+class Report:
+    """What one run saw and did."""
+
+    pix_seen: int = 0
+    charges_checked: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the log and the CLI."""
+        found = ", ".join(f"{count} {outcome}" for outcome, count in sorted(self.outcomes.items())) or "nothing new"
+        errors = f"; {len(self.errors)} errors: {'; '.join(self.errors[:3])}" if self.errors else ""
+        return f"{self.pix_seen} Pix listed, {self.charges_checked} charges checked: {found}{errors}"
+
+
+def holder_name() -> str:
+    """Who holds a lease: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None:
+    """One run, or None when another process holds the lease."""
+    holder, started = holder_name(), now_utc()
+    if not take_lease(JOB, holder, LEASE):
+        return None
+    report = Report()
+    try:
+        since = (last_success(JOB) or started - FIRST_LOOKBACK) - OVERLAP
+        for pix in client.received_pix(since, started):
+            report.pix_seen += 1
+            _take(pix, clock_tolerance, report)
+        for payment in unpaid_charges("api-pix", started - RECENTLY_EXPIRED, started, MAX_CHARGES_PER_RUN):
+            report.charges_checked += 1
+            for pix in client.charge(payment.txid).received:
+                _take(pix, clock_tolerance, report)
+    except PspError as error:
+        report.errors.append(str(error))
+    finally:
+        release_lease(JOB, holder, None if report.errors else started)
+    log.info("reconciliation: %s", report.summary())
+    return report
+
+
+def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, report: Report) -> None:
+    if isinstance(pix, InvalidPixItemError):
+        detail = f"the PSP listed an unreadable Pix: {pix}"
+        keep_unreadable_notice(SOURCE, "sha256:" + hashlib.sha256(detail.encode()).hexdigest(), b"", detail)
+        report.outcomes[NoticeOutcome.INVALID] += 1
+        return
+    raw = json.dumps(pix.raw, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    notice = BankNotice(SOURCE, pix.end_to_end_id, pix.value, raw, txid=pix.txid, transferred_at=pix.paid_at)
+    result = apply_notice(notice, clock_tolerance)
+    if result.replayed:
+        return  # its webhook, or an earlier run, already brought it
+    report.outcomes[result.outcome] += 1
+    if result.outcome == NoticeOutcome.APPLIED:
+        log.warning("reconciliation found payment %s paid: its webhook never came", result.payment.id)
+        publish_payment_status(result.payment)
+
+
+def run_every(seconds: float, run: Callable[[], object], sleep: Callable[[float], None]) -> None:
+    """Call run every seconds, forever; a failure is logged and the next run comes as planned."""
+    while True:
+        sleep(seconds)
+        try:
+            run()
+        except Exception:  # a background job must outlive any one bad run
+            log.exception("reconciliation run failed")

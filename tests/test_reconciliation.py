@@ -1,0 +1,144 @@
+"""Reconciliation: what the PSP received but whose webhook never came is applied on the next run, once."""
+
+import json
+import random
+import string
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from flask_socketio import SocketIOTestClient
+
+from app import create_app
+from db_models import BankNotification, Payment, db
+from jobs.reconciliation import reconcile
+from pix.providers import ApiPixProvider
+from pix.psp_client import ApiPixClient
+from repository.leases import take_lease
+from tests.brcodes import dynamic_code
+from tests.test_api_pix_provider import PSP
+
+
+class FakePsp:
+    """A PSP that keeps the charges made at it and the Pix it received; down when told so."""
+
+    def __init__(self) -> None:
+        self.charges: dict[str, dict] = {}
+        self.received: list[dict] = []
+        self.down = False
+        self.listing_lags = False  # GET /pix does not show the latest Pix yet; GET /cob does
+
+    def pay(self, txid: str | None, value: str, at: datetime | None = None) -> dict:
+        """The buyer pays: the PSP records a Pix, and its webhook is lost."""
+        end_to_end_id = "E12345678" + "".join(random.choices(string.ascii_letters, k=23))  # noqa: S311
+        moment = (at or datetime.now(UTC)).isoformat()
+        pix = {"endToEndId": end_to_end_id, "valor": value, "horario": moment} | ({"txid": txid} if txid else {})
+        self.received.append(pix)
+        return pix
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            return httpx.Response(503, json={"title": "Serviço Indisponível"})
+        if request.url.path == "/oauth/token":
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        if request.url.path == "/v2/pix":
+            listed = [] if self.listing_lags else self.received
+            return httpx.Response(200, json={"parametros": {"paginacao": {"quantidadeDePaginas": 1}}, "pix": listed})
+        txid = request.url.path.rsplit("/", 1)[1]
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            self.charges[txid] = {"txid": txid, "status": "ATIVA", "valor": body["valor"], "chave": body["chave"]}
+            self.charges[txid]["pixCopiaECola"] = dynamic_code(amount=body["valor"]["original"])
+        charge = self.charges[txid] | {"pix": [pix for pix in self.received if pix.get("txid") == txid]}
+        return httpx.Response(201 if request.method == "PUT" else 200, json=charge)
+
+
+@pytest.fixture
+def psp(monkeypatch: pytest.MonkeyPatch) -> FakePsp:
+    monkeypatch.setattr("pix.psp_client.RETRY_PAUSES", (0, 0))
+    return FakePsp()
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
+    app = create_app(app_config | PSP)
+    client = ApiPixClient(app.config["PIX_PSP"], transport=httpx.MockTransport(psp.handle))
+    app.extensions["pix_provider"] = ApiPixProvider(client, app.config["PIX_MERCHANT"].key)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def run(app: Flask) -> Any:
+    with app.app_context():
+        return reconcile(app.extensions["pix_provider"].client, app.config["PIX_CLOCK_TOLERANCE"])
+
+
+def stored(app: Flask, payment: dict) -> Payment:
+    with app.app_context():
+        return db.session.get(Payment, payment["id"])
+
+
+def test_a_paid_charge_whose_webhook_was_lost_is_found_and_its_page_told(
+    app: Flask, psp: FakePsp, make_payment: Any, socket_client: SocketIOTestClient, token_of: Any
+) -> None:
+    payment = make_payment("33.00")
+    socket_client.emit("subscribe", {"token": token_of(payment)})
+    psp.pay(payment["txid"], "33.00")
+    report = run(app)
+    assert (report.pix_seen, dict(report.outcomes), report.errors) == (1, {"applied": 1}, [])
+    assert stored(app, payment).paid
+    statuses = [e["args"][0]["status"] for e in socket_client.get_received() if e["name"] == "payment_status"]
+    assert statuses == ["pending", "paid"]
+    again = run(app)
+    assert (again.pix_seen, dict(again.outcomes)) == (1, {})  # seen again, changed nothing
+    assert "nothing new" in again.summary()
+
+
+def test_money_that_matches_no_charge_is_kept_for_the_shop(app: Flask, psp: FakePsp) -> None:
+    psp.pay(None, "12.00")
+    psp.pay("NoSuchTxidAnywhere000000000000", "5.00")
+    assert dict(run(app).outcomes) == {"payment_not_found": 2}
+
+
+def test_a_charge_just_past_its_deadline_is_asked_about(app: Flask, psp: FakePsp, make_payment: Any) -> None:
+    payment = make_payment("8.00")
+    with app.app_context():
+        db.session.execute(db.update(Payment).values(expiration_date=datetime.now(UTC) - timedelta(minutes=5)))
+        db.session.commit()
+    psp.pay(payment["txid"], "8.00", at=datetime.now(UTC) - timedelta(minutes=10))
+    psp.listing_lags = True
+    report = run(app)
+    assert (report.pix_seen, report.charges_checked, dict(report.outcomes)) == (0, 1, {"applied": 1})
+    assert stored(app, payment).paid  # paid before its deadline, found after it
+
+
+def test_only_one_process_reconciles_at_a_time(app: Flask, psp: FakePsp) -> None:
+    with app.app_context():
+        assert take_lease("reconciliation", "another-host:1", timedelta(minutes=5))
+    assert run(app) is None
+
+
+def test_a_psp_outage_is_reported_and_the_next_run_looks_back_as_far(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    psp.down = True
+    report = run(app)
+    assert report.errors and "503" in report.errors[0]
+    psp.down = False
+    payment = make_payment("4.00")
+    psp.pay(payment["txid"], "4.00", at=datetime.now(UTC) - timedelta(hours=2))
+    assert dict(run(app).outcomes) == {"applied": 1}
+
+
+def test_the_command_prints_what_it_did(app: Flask, psp: FakePsp, make_payment: Any) -> None:
+    payment = make_payment("2.00")
+    psp.pay(payment["txid"], "2.00")
+    output = app.test_cli_runner().invoke(args=["pix", "reconcile"]).output
+    assert output.strip() == "1 Pix listed, 0 charges checked: 1 applied"
+    with app.app_context():
+        assert db.session.execute(db.select(BankNotification.source)).scalars().all() == ["reconciliation"]
