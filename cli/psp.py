@@ -1,6 +1,7 @@
-"""`flask --app app pix reconcile` and `pix register-webhook`: talk to the PSP's API Pix."""
+"""`flask --app app pix reconcile`, `register-webhook`, `refund` and `refunds`: the shop's side of the API Pix."""
 
 import time
+from decimal import Decimal
 
 import click
 from flask import current_app
@@ -8,7 +9,10 @@ from flask import current_app
 from cli.group import pix_cli
 from db_models import db
 from jobs.reconciliation import reconcile, run_every
+from jobs.refunds import new_refund_id, request_refund
+from pix.money import InvalidAmountError, from_cents, parse_amount
 from pix.psp_client import ApiPixClient, PspError
+from repository.refunds import RefundRefusedError, latest_refunds
 
 
 def psp_client() -> ApiPixClient:
@@ -47,3 +51,34 @@ def register_webhook(url: str) -> None:
     except PspError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"the PSP will POST received Pix to {url}/pix")
+
+
+@pix_cli.command("refund")
+@click.argument("end_to_end_id")
+@click.option("--value", help="Amount in reais. Default: all that is left of the Pix.")
+@click.option("--id", "refund_id", help="Our refund id, to repeat a request safely. Default: a new one.")
+@click.option("--description", help="A message to the payer (at most 140 characters).")
+def refund_command(end_to_end_id: str, value: str | None, refund_id: str | None, description: str | None) -> None:
+    """Send (part of) a received Pix back to its payer, through the PSP."""
+    amount = parse_amount(value, Decimal("Infinity")) if value else None
+    try:
+        refund = request_refund(psp_client(), end_to_end_id, amount, description, refund_id or new_refund_id())
+    except (RefundRefusedError, InvalidAmountError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"refund {refund.refund_id}: {from_cents(refund.value_cents):.2f} {refund.status}")
+
+
+@pix_cli.command("refunds")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+def refunds_command(limit: int) -> None:
+    """List the latest refunds and where each stands."""
+    refunds = latest_refunds(limit)
+    if not refunds:
+        click.echo("No refunds yet.")
+        return
+    click.echo(f"{'CREATED (UTC)':<20}  {'STATUS':<16}  {'VALUE (R$)':>12}  {'REFUND ID':<32}  END-TO-END ID")
+    for refund in refunds:
+        click.echo(
+            f"{refund.created_at:%Y-%m-%d %H:%M:%S}Z  {refund.status:<16}  {from_cents(refund.value_cents):>12.2f}"
+            f"  {refund.refund_id:<32}  {refund.end_to_end_id}"
+        )

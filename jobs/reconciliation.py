@@ -2,7 +2,8 @@
 
 A webhook can be lost (the PSP gave up, our endpoint was down, a proxy dropped it). Every run lists the Pix the
 PSP received since the last good run (GET /pix, overlapping a little), and looks at the charges whose deadline
-just passed unpaid (GET /cob/{txid}), so no paid order stays pending for longer than a run's interval. Notices
+just passed unpaid (GET /cob/{txid}), so no paid order stays pending for longer than a run's interval; and it sends
+the refunds not sent yet and asks about the ones in progress. Notices
 are idempotent (one per endToEndId), so seeing a Pix again changes nothing; a lease keeps concurrent runs in
 several processes from doing the work twice.
 """
@@ -19,12 +20,14 @@ from datetime import timedelta
 
 from db_models import NoticeOutcome
 from db_models.base import now_utc
+from jobs.refunds import settle_refunds
 from live_status import publish_payment_status
 from pix.api_pix import InvalidPixItemError, ReceivedPix
 from pix.psp_client import ApiPixClient, PspError
 from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
 from repository.leases import last_success, release_lease, take_lease
 from repository.payments import unpaid_charges
+from repository.refunds import record_refund_state
 
 log = logging.getLogger(__name__)
 JOB = "reconciliation"
@@ -42,6 +45,7 @@ class Report:
 
     pix_seen: int = 0
     charges_checked: int = 0
+    refunds_settled: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
 
@@ -49,7 +53,8 @@ class Report:
         """One line for the log and the CLI."""
         found = ", ".join(f"{count} {outcome}" for outcome, count in sorted(self.outcomes.items())) or "nothing new"
         errors = f"; {len(self.errors)} errors: {'; '.join(self.errors[:3])}" if self.errors else ""
-        return f"{self.pix_seen} Pix listed, {self.charges_checked} charges checked: {found}{errors}"
+        refunds = f", {self.refunds_settled} refunds moved on" if self.refunds_settled else ""
+        return f"{self.pix_seen} Pix listed, {self.charges_checked} charges checked: {found}{refunds}{errors}"
 
 
 def holder_name() -> str:
@@ -72,6 +77,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
             report.charges_checked += 1
             for pix in client.charge(payment.txid).received:
                 _take(pix, clock_tolerance, report)
+        report.refunds_settled = settle_refunds(client)
     except PspError as error:
         report.errors.append(str(error))
     finally:
@@ -89,6 +95,8 @@ def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, re
     raw = json.dumps(pix.raw, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
     notice = BankNotice(SOURCE, pix.end_to_end_id, pix.value, raw, txid=pix.txid, transferred_at=pix.paid_at)
     result = apply_notice(notice, clock_tolerance)
+    for refund in pix.refunds:
+        record_refund_state(refund.refund_id, refund.status, None)
     if result.replayed:
         return  # its webhook, or an earlier run, already brought it
     report.outcomes[result.outcome] += 1

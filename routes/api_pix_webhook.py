@@ -20,6 +20,7 @@ from extensions import limiter
 from live_status import publish_payment_status
 from pix.api_pix import InvalidPixItemError, ReceivedPix, pix_items, read_received_pix
 from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
+from repository.refunds import record_refund_state
 from routes.errors import ApiError
 from routes.json_body import json_object
 from routes.throttled_log import ThrottledLog
@@ -94,6 +95,8 @@ def _take(item: Any) -> dict[str, Any]:
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
     if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
         publish_payment_status(result.payment)
+    for refund in pix.refunds:  # the PSP sends the Pix again when one of its refunds settles
+        record_refund_state(refund.refund_id, refund.status, None)
     log.info("API Pix %s for txid %s: %s", pix.end_to_end_id, pix.txid, result.outcome)
     return {"endToEndId": pix.end_to_end_id, "outcome": result.outcome.value}
 

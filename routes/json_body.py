@@ -64,3 +64,8 @@ def required_string(body: dict[str, Any], field: str, max_length: int) -> str:
     if not value.isprintable():
         raise ApiError(400, "invalid_field", f"{field} must not hold control characters or lone surrogates", field)
     return value.strip()
+
+
+def optional_string(body: dict[str, Any], field: str, max_length: int) -> str | None:
+    """Like required_string, but None when the field is absent or null."""
+    return None if body.get(field) is None else required_string(body, field, max_length)

@@ -1,8 +1,5 @@
 """Reconciliation: what the PSP received but whose webhook never came is applied on the next run, once."""
 
-import json
-import random
-import string
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,42 +15,8 @@ from jobs.reconciliation import reconcile
 from pix.providers import ApiPixProvider
 from pix.psp_client import ApiPixClient
 from repository.leases import take_lease
-from tests.brcodes import dynamic_code
+from tests.fake_psp import FakePsp
 from tests.test_api_pix_provider import PSP
-
-
-class FakePsp:
-    """A PSP that keeps the charges made at it and the Pix it received; down when told so."""
-
-    def __init__(self) -> None:
-        self.charges: dict[str, dict] = {}
-        self.received: list[dict] = []
-        self.down = False
-        self.listing_lags = False  # GET /pix does not show the latest Pix yet; GET /cob does
-
-    def pay(self, txid: str | None, value: str, at: datetime | None = None) -> dict:
-        """The buyer pays: the PSP records a Pix, and its webhook is lost."""
-        end_to_end_id = "E12345678" + "".join(random.choices(string.ascii_letters, k=23))  # noqa: S311
-        moment = (at or datetime.now(UTC)).isoformat()
-        pix = {"endToEndId": end_to_end_id, "valor": value, "horario": moment} | ({"txid": txid} if txid else {})
-        self.received.append(pix)
-        return pix
-
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
-            return httpx.Response(503, json={"title": "Serviço Indisponível"})
-        if request.url.path == "/oauth/token":
-            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
-        if request.url.path == "/v2/pix":
-            listed = [] if self.listing_lags else self.received
-            return httpx.Response(200, json={"parametros": {"paginacao": {"quantidadeDePaginas": 1}}, "pix": listed})
-        txid = request.url.path.rsplit("/", 1)[1]
-        if request.method == "PUT":
-            body = json.loads(request.content)
-            self.charges[txid] = {"txid": txid, "status": "ATIVA", "valor": body["valor"], "chave": body["chave"]}
-            self.charges[txid]["pixCopiaECola"] = dynamic_code(amount=body["valor"]["original"])
-        charge = self.charges[txid] | {"pix": [pix for pix in self.received if pix.get("txid") == txid]}
-        return httpx.Response(201 if request.method == "PUT" else 200, json=charge)
 
 
 @pytest.fixture

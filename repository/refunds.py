@@ -1,0 +1,93 @@
+"""Refunds as the checkout keeps them: opened once per refund id, within the Pix's value, then the PSP's state."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import func
+
+from db_models import BankNotification, Refund, RefundStatus, db
+from db_models.base import now_utc
+from db_models.refund import FINAL
+from pix.money import to_cents
+
+REFUND_WINDOW = timedelta(days=90)  # the API Pix allows refunds for 90 days after the Pix settled
+RECEIVED_PIX_SOURCES = ("api_pix", "reconciliation")
+
+
+class RefundRefusedError(ValueError):
+    """A refund the rules do not allow; code says which rule."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def open_refund(end_to_end_id: str, refund_id: str, amount: Decimal | None, description: str | None) -> Refund:
+    """The refund with refund_id: a new one for amount (default: all that is left), or the same one again."""
+    existing = refund_by_id(refund_id)
+    if existing is not None:
+        if existing.end_to_end_id != end_to_end_id or (amount is not None and existing.value_cents != to_cents(amount)):
+            raise RefundRefusedError("refund_id_conflict", "this refund_id was used for another refund")
+        return existing
+    notice = db.session.execute(
+        db.select(BankNotification)
+        .where(BankNotification.idempotency_key == end_to_end_id, BankNotification.source.in_(RECEIVED_PIX_SOURCES))
+        .with_for_update()  # two refunds of one Pix at once must not both fit in what is left
+    ).scalar_one_or_none()
+    if notice is None or notice.value_cents is None:
+        raise RefundRefusedError("pix_not_found", "no Pix with this endToEndId was received")
+    if notice.transferred_at is not None and now_utc() - notice.transferred_at > REFUND_WINDOW:
+        raise RefundRefusedError("refund_window_closed", "a Pix can be refunded for 90 days after it was paid")
+    left = notice.value_cents - refunded_cents(end_to_end_id)
+    cents = to_cents(amount) if amount is not None else left
+    if not 0 < cents <= left:
+        raise RefundRefusedError("refund_too_large", f"at most {Decimal(left).scaleb(-2):.2f} is left to refund")
+    refund = Refund(
+        refund_id=refund_id,
+        end_to_end_id=end_to_end_id,
+        notification_id=notice.id,
+        payment_id=notice.payment_id,
+        value_cents=cents,
+        status=RefundStatus.REQUESTED,
+        description=description,
+    )
+    db.session.add(refund)
+    db.session.commit()
+    return refund
+
+
+def refunded_cents(end_to_end_id: str) -> int:
+    """What the refunds of a Pix take, or may take, from it: all but the ones that failed."""
+    failed = (RefundStatus.NOT_DONE, RefundStatus.REFUSED)
+    query = db.select(func.coalesce(func.sum(Refund.value_cents), 0)).where(
+        Refund.end_to_end_id == end_to_end_id, Refund.status.not_in(failed)
+    )
+    return db.session.execute(query).scalar_one()
+
+
+def record_refund_state(refund_id: str, status: str, detail: str | None) -> Refund | None:
+    """The PSP's word on a refund; a final state is never undone."""
+    refund = refund_by_id(refund_id)
+    if refund is None or refund.status in FINAL:
+        return refund
+    refund.status = status
+    refund.detail = detail[:200] if detail else None
+    db.session.commit()
+    return refund
+
+
+def refund_by_id(refund_id: str) -> Refund | None:
+    """The refund with our refund_id, or None."""
+    return db.session.execute(db.select(Refund).filter_by(refund_id=refund_id)).scalar_one_or_none()
+
+
+def refunds_in_flight(limit: int = 100) -> list[Refund]:
+    """Refunds the PSP has not settled yet, oldest first: reconciliation asks about them."""
+    unsettled = (RefundStatus.REQUESTED, RefundStatus.IN_PROGRESS)
+    query = db.select(Refund).where(Refund.status.in_(unsettled)).order_by(Refund.id).limit(limit)
+    return list(db.session.execute(query).scalars())
+
+
+def latest_refunds(limit: int = 50) -> list[Refund]:
+    """The latest refunds, newest first."""
+    return list(db.session.execute(db.select(Refund).order_by(Refund.id.desc()).limit(limit)).scalars())

@@ -1,0 +1,148 @@
+"""Refunds: money that arrived late, twice or wrong goes back through the PSP, once per refund id."""
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app
+from db_models import Payment, db
+from pix.providers import ApiPixProvider
+from pix.psp_client import ApiPixClient
+from tests.fake_psp import FakePsp
+from tests.test_api_pix_provider import PSP
+from tests.test_api_pix_webhook import TOKEN, WEBHOOK, end_to_end_id
+
+SHOP_KEY = "shop-key-Jk8sQz2vLp4xWn7rTy1u"
+SHOP = {"Authorization": f"Bearer {SHOP_KEY}"}
+
+
+@pytest.fixture
+def psp(monkeypatch: pytest.MonkeyPatch) -> FakePsp:
+    monkeypatch.setattr("pix.psp_client.RETRY_PAUSES", (0, 0))
+    return FakePsp()
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
+    settings = PSP | {"SHOP_API_KEY": SHOP_KEY, "PIX_WEBHOOK_AUTH": "token", "PIX_WEBHOOK_TOKEN": TOKEN}
+    app = create_app(app_config | settings)
+    client = ApiPixClient(app.config["PIX_PSP"], transport=httpx.MockTransport(psp.handle))
+    app.extensions["pix_provider"] = ApiPixProvider(client, app.config["PIX_MERCHANT"].key)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def received(client: FlaskClient, txid: str, value: str) -> tuple[str, str]:
+    """The PSP's webhook reports a Pix for txid paid now; its endToEndId and what became of it."""
+    item = {"endToEndId": end_to_end_id(), "txid": txid, "valor": value, "horario": datetime.now(UTC).isoformat()}
+    answer = client.post(WEBHOOK, query_string={"hmac": TOKEN}, json={"pix": [item]}).get_json()
+    return item["endToEndId"], answer["results"][0]["outcome"]
+
+
+def refund(client: FlaskClient, **body: Any) -> Any:
+    return client.post("/payments/pix/refunds", json=body, headers=SHOP)
+
+
+@pytest.fixture
+def late_pix(app: Flask, client: FlaskClient) -> str:
+    """A Pix paid after its charge expired: money to send back."""
+    payment = client.post("/payments/pix", json={"value": "20.00"}, headers=SHOP).get_json()["payment"]
+    with app.app_context():
+        db.session.execute(db.update(Payment).values(expiration_date=datetime.now(UTC) - timedelta(hours=1)))
+        db.session.commit()
+    pix, outcome = received(client, payment["txid"], "20.00")
+    assert outcome == "payment_expired"
+    return pix
+
+
+def test_a_late_payment_is_refunded_in_full_and_settles(app: Flask, client: FlaskClient, psp: FakePsp, late_pix):
+    response = refund(client, end_to_end_id=late_pix, description="Pagamento após o prazo")
+    assert response.status_code == 201
+    answer = response.get_json()["refund"]
+    assert (answer["value"], answer["status"]) == (20, "EM_PROCESSAMENTO")
+    assert psp.refunds[answer["refund_id"]]["valor"] == "20.00"
+    # The PSP settles it and sends the Pix again with its devolucoes, as the API Pix says.
+    item = {"id": answer["refund_id"], "rtrId": "D" + "9" * 31, "valor": "20.00", "status": "DEVOLVIDO"}
+    pix = {"endToEndId": late_pix, "valor": "20.00", "horario": datetime.now(UTC).isoformat(), "devolucoes": [item]}
+    client.post(WEBHOOK, query_string={"hmac": TOKEN}, json={"pix": [pix]})
+    status = client.get(f"/payments/pix/refunds/{answer['refund_id']}", headers=SHOP).get_json()["refund"]
+    assert status["status"] == "DEVOLVIDO"
+
+
+def test_the_same_refund_id_twice_is_one_refund(client: FlaskClient, psp: FakePsp, late_pix: str) -> None:
+    first = refund(client, end_to_end_id=late_pix, refund_id="Shop0001", value="5.00")
+    again = refund(client, end_to_end_id=late_pix, refund_id="Shop0001", value="5.00")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert first.get_json() == again.get_json()
+    assert list(psp.refunds) == ["Shop0001"]
+    conflict = refund(client, end_to_end_id=late_pix, refund_id="Shop0001", value="6.00")
+    assert (conflict.status_code, conflict.get_json()["error"]["code"]) == (422, "refund_id_conflict")
+
+
+def test_refunds_never_exceed_the_pix(client: FlaskClient, late_pix: str) -> None:
+    assert refund(client, end_to_end_id=late_pix, value="15.00").status_code == 201
+    too_much = refund(client, end_to_end_id=late_pix, value="5.01")
+    assert (too_much.status_code, too_much.get_json()["error"]["code"]) == (422, "refund_too_large")
+    assert "5.00" in too_much.get_json()["error"]["message"]
+    assert refund(client, end_to_end_id=late_pix).get_json()["refund"]["value"] == 5  # what is left
+
+
+def test_an_unknown_pix_cannot_be_refunded(client: FlaskClient) -> None:
+    response = refund(client, end_to_end_id="E" + "0" * 31)
+    assert (response.status_code, response.get_json()["error"]["code"]) == (404, "pix_not_found")
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"end_to_end_id": "short"}, {"end_to_end_id": "E" + "0" * 31, "refund_id": "no-dashes-allowed"}]
+)
+def test_bad_refund_requests_get_400(client: FlaskClient, body: dict) -> None:
+    assert refund(client, **body).status_code == 400
+
+
+def test_only_the_shop_refunds(client: FlaskClient, late_pix: str) -> None:
+    response = client.post("/payments/pix/refunds", json={"end_to_end_id": late_pix})
+    assert response.status_code == 401
+
+
+def test_a_psp_outage_keeps_the_refund_to_send_later(app: Flask, client: FlaskClient, psp: FakePsp, late_pix: str):
+    psp.down = True
+    response = refund(client, end_to_end_id=late_pix, refund_id="Later1")
+    assert (response.status_code, response.get_json()["refund"]["status"]) == (202, "REQUESTED")
+    psp.down = False
+    output = app.test_cli_runner().invoke(args=["pix", "reconcile"]).output
+    assert "1 refunds moved on" in output
+    assert psp.refunds["Later1"]["status"] == "EM_PROCESSAMENTO"
+
+
+def test_a_refund_the_psp_refuses_is_marked_so(client: FlaskClient, psp: FakePsp, late_pix: str) -> None:
+    original = psp.refund
+    psp.refund = lambda request: httpx.Response(400, json={"detail": "saldo insuficiente"})  # type: ignore[method-assign]
+    response = refund(client, end_to_end_id=late_pix)
+    assert response.get_json()["refund"]["status"] == "RECUSADO"
+    assert "saldo insuficiente" in response.get_json()["refund"]["detail"]
+    psp.refund = original  # type: ignore[method-assign]
+    assert refund(client, end_to_end_id=late_pix).status_code == 201  # a refused one takes nothing from the Pix
+
+
+def test_the_cli_refunds_and_lists(app: Flask, late_pix: str) -> None:
+    runner = app.test_cli_runner()
+    output = runner.invoke(args=["pix", "refund", late_pix, "--value", "2.50"]).output
+    assert output.endswith("2.50 EM_PROCESSAMENTO\n")
+    header, row = runner.invoke(args=["pix", "refunds"]).output.splitlines()
+    assert header.split()[:3] == ["CREATED", "(UTC)", "STATUS"]
+    assert row.split()[2:4] == ["EM_PROCESSAMENTO", "2.50"]
+
+
+def test_refunds_need_a_psp(app_config: dict) -> None:
+    client = create_app(app_config).test_client()
+    response = client.post("/payments/pix/refunds", json={"end_to_end_id": "E" + "0" * 31})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (409, "refunds_unavailable")
+    assert json.loads(response.data)["error"]["status"] == 409
