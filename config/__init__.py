@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "DISPLAY_TIMEZONE": "America/Sao_Paulo",
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "API_DOCS_ENABLED": True,
-    "PIX_WEBHOOK_AUTH": "off",
+    "PIX_WEBHOOK_AUTH": None,  # development: token, with the development token; production: off
     "PIX_WEBHOOK_PATH": "/webhooks/api-pix",
     "PIX_WEBHOOK_TOKEN": None,
     "PIX_WEBHOOK_ALLOWED_IPS": None,

@@ -8,6 +8,8 @@ from typing import Any
 from config.values import MIN_API_KEY_LENGTH, ConfigError, listed, networks, one_of, positive_decimal
 from pix.psp_client import PspSettings
 
+# Documented in the README so the simulator works out of the box; production refuses it.
+DEVELOPMENT_PSP_TOKEN = "development-only-psp-webhook-token"  # noqa: S105
 PROVIDERS = ("static", "api-pix")
 WEBHOOK_AUTH_MODES = ("off", "mtls", "token")
 WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
@@ -22,6 +24,12 @@ def api_pix_settings(settings: dict[str, Any]) -> None:
 
 
 def _webhook(settings: dict[str, Any]) -> None:
+    if settings["PIX_WEBHOOK_AUTH"] is None:
+        # The demo and the simulator work out of the box; production mounts nothing it was not told to.
+        development = settings["APP_ENV"] == "development"
+        settings["PIX_WEBHOOK_AUTH"] = "token" if development else "off"
+        if development and not settings["PIX_WEBHOOK_TOKEN"]:
+            settings["PIX_WEBHOOK_TOKEN"] = DEVELOPMENT_PSP_TOKEN
     one_of(settings, "PIX_WEBHOOK_AUTH", WEBHOOK_AUTH_MODES)
     if not WEBHOOK_PATH.fullmatch(settings["PIX_WEBHOOK_PATH"]):
         raise ConfigError(f"PIX_WEBHOOK_PATH must look like /webhooks/api-pix, got {settings['PIX_WEBHOOK_PATH']!r}")

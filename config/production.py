@@ -3,6 +3,7 @@
 from datetime import timedelta
 from typing import Any
 
+from config.api_pix import DEVELOPMENT_PSP_TOKEN
 from config.values import MIN_API_KEY_LENGTH, MIN_ENTROPY_BITS, ConfigError
 from pix.secret_strength import estimated_entropy_bits
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, webhook_key
@@ -29,6 +30,8 @@ def refuse_unsafe_production(settings: dict[str, Any]) -> None:
     api_key = settings["SHOP_API_KEY"] or ""
     if len(api_key) < MIN_API_KEY_LENGTH:
         raise ConfigError(f"APP_ENV=production needs a SHOP_API_KEY of at least {MIN_API_KEY_LENGTH} characters")
+    if settings["PIX_WEBHOOK_TOKEN"] == DEVELOPMENT_PSP_TOKEN:
+        raise ConfigError(REFUSE + "the development PIX_WEBHOOK_TOKEN: generate one as .env.example shows")
     if settings["PIX_WEBHOOK_AUTH"] == "token" and not _random(settings["PIX_WEBHOOK_TOKEN"]):
         raise ConfigError(REFUSE + "a PIX_WEBHOOK_TOKEN that is not random: generate one as .env.example shows")
     if not _random(api_key):

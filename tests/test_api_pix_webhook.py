@@ -13,8 +13,11 @@ from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
 from app import create_app
+from config import ConfigError
+from config.api_pix import DEVELOPMENT_PSP_TOKEN
 from db_models import BankNotification, Payment, db
 from tests.concurrency import run_together
+from tests.test_config import PRODUCTION
 
 TOKEN = "psp-token-Qm9vZ2llLVdvb2dpZS1CdWdsZQ"
 WEBHOOK = "/webhooks/api-pix/pix"
@@ -219,3 +222,22 @@ def test_unauthenticated_junk_never_throttles_the_psp(app_config: dict, make_pay
     junk = [client.post(WEBHOOK, json={"pix": []}).status_code for _ in range(3)]
     assert junk == [401, 401, 429]
     assert client.post(WEBHOOK, query_string={"hmac": TOKEN}, json={"pix": [pix(payment)]}).status_code == 200
+
+
+def test_development_takes_the_documented_token_and_production_mounts_nothing(app_config: dict) -> None:
+    development = create_app({key: value for key, value in app_config.items() if not key.startswith("PIX_WEBHOOK")})
+    assert (development.config["PIX_WEBHOOK_AUTH"], development.config["PIX_WEBHOOK_TOKEN"]) == (
+        "token",
+        DEVELOPMENT_PSP_TOKEN,
+    )
+    production = create_app(
+        PRODUCTION | {"SOCKETIO_ASYNC_MODE": "eventlet", "DATABASE_URL": app_config["DATABASE_URL"]}
+    )
+    assert production.config["PIX_WEBHOOK_AUTH"] == "off"
+    assert production.test_client().post(WEBHOOK, json={"pix": []}).status_code == 404
+
+
+def test_production_refuses_the_development_token(app_config: dict) -> None:
+    settings = PRODUCTION | {"SOCKETIO_ASYNC_MODE": "eventlet", "PIX_WEBHOOK_AUTH": "token"}
+    with pytest.raises(ConfigError, match="PIX_WEBHOOK_TOKEN"):
+        create_app(app_config | settings | {"PIX_WEBHOOK_TOKEN": DEVELOPMENT_PSP_TOKEN})

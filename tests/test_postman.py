@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from config.api_pix import DEVELOPMENT_PSP_TOKEN
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET
 from tests.external_tools import require_executable
 from tests.live_server import REPO_ROOT, LiveServer
@@ -64,7 +65,11 @@ def load_json(path: Path) -> Any:
 
 def test_environment_holds_the_documented_local_defaults() -> None:
     values = {entry["key"]: entry["value"] for entry in load_json(ENVIRONMENT)["values"] if entry.get("enabled", True)}
-    assert values == {"base_url": "http://127.0.0.1:5000", "webhook_secret": DEVELOPMENT_WEBHOOK_SECRET}
+    assert values == {
+        "base_url": "http://127.0.0.1:5000",
+        "webhook_secret": DEVELOPMENT_WEBHOOK_SECRET,
+        "psp_webhook_token": DEVELOPMENT_PSP_TOKEN,
+    }
 
 
 def test_postman_collection_passes_against_the_live_server(live_server: LiveServer, tmp_path: Path) -> None:
