@@ -13,6 +13,7 @@ if __name__ == "__main__" and os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") 
     eventlet.monkey_patch()
 
 import logging
+import ssl
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -93,8 +94,12 @@ def register_pix_provider(app: Flask) -> None:
     merchant = app.config["PIX_MERCHANT"]
     if app.config["PIX_PSP"] is None:
         app.extensions["pix_provider"] = StaticProvider(merchant)
-    else:
-        app.extensions["pix_provider"] = ApiPixProvider(ApiPixClient(app.config["PIX_PSP"]), merchant.key)
+        return
+    try:
+        client = ApiPixClient(app.config["PIX_PSP"])
+    except (ssl.SSLError, OSError) as error:
+        raise ConfigError(f"PIX_PSP_CERTIFICATE or PIX_PSP_CA_BUNDLE is not usable: {error}") from None
+    app.extensions["pix_provider"] = ApiPixProvider(client, merchant.key)
 
 
 def register_middleware(app: Flask) -> None:

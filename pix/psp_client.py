@@ -2,6 +2,7 @@
 mutual TLS, charges, received Pix, refunds and the webhook registration. No Flask here."""
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -61,14 +62,21 @@ class Refund:
     reason: str | None
 
 
+def tls_context(settings: PspSettings) -> ssl.SSLContext:
+    """Verify the PSP's server against ca_bundle (or the system's CAs) and show it our certificate, if any."""
+    context = ssl.create_default_context(cafile=settings.ca_bundle)
+    if settings.certificate:
+        context.load_cert_chain(settings.certificate)
+    return context
+
+
 class ApiPixClient:
     """One PSP's API Pix; safe to share between green threads, with the OAuth2 token cached until it expires."""
 
     def __init__(self, settings: PspSettings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self._http = httpx.Client(
-            cert=settings.certificate,
-            verify=settings.ca_bundle or True,
+            verify=tls_context(settings),
             timeout=httpx.Timeout(settings.timeout, connect=min(5.0, settings.timeout)),
             follow_redirects=False,
             transport=transport,

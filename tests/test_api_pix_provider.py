@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -133,3 +134,10 @@ def test_settings_reach_the_client(app_config: dict) -> None:
     app = create_app(app_config | PSP | {"PIX_PSP_TIMEOUT": "3.5"})
     settings: PspSettings = app.config["PIX_PSP"]
     assert (settings.token_url, settings.timeout) == ("https://psp.test/oauth/token", 3.5)
+
+
+def test_a_certificate_that_is_no_pem_stops_startup(app_config: dict, tmp_path: Path) -> None:
+    junk = tmp_path / "client.pem"
+    junk.write_text("not a certificate")
+    with pytest.raises(ConfigError, match="PIX_PSP_CERTIFICATE"):
+        create_app(app_config | PSP | {"PIX_PSP_CERTIFICATE": str(junk)})

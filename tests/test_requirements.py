@@ -11,7 +11,7 @@ import pytest
 from tests.live_server import REPO_ROOT
 
 APP_SOURCES = ["app.py", "extensions.py", "middleware.py", "serving.py", "templating.py"]
-APP_PACKAGES = ["config", "db_models", "migrations", "pix", "repository", "routes"]
+APP_PACKAGES = ["cli", "config", "db_models", "jobs", "migrations", "pix", "psp_simulator", "repository", "routes"]
 # What the running server loads without importing it by name: the websocket layers Socket.IO picks at run time.
 RUNTIME = {"python-engineio", "simple-websocket"}
 
