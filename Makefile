@@ -17,8 +17,14 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.installed-run
 
+# The checkout, and beside it the PSP simulator (http://127.0.0.1:5100), registered for the checkout's webhook,
+# so a payment page offers "pagar com o simulador de PSP" in development. Ctrl+C stops both.
+SIMULATOR_PORT ?= 5100
 run: $(VENV)/.installed-run
-	$(BIN)/python app.py
+	@SIM_PORT=$(SIMULATOR_PORT) \
+	SIM_WEBHOOK_URLS="$${PIX_KEY:-123e4567-e12b-12d1-a456-426655440000}=http://127.0.0.1:$${PORT:-5000}/webhooks/api-pix?hmac=development-only-psp-webhook-token&ignorar=" \
+	$(BIN)/python -m psp_simulator & simulator=$$!; trap 'kill $$simulator 2>/dev/null' EXIT; \
+	PIX_SIMULATOR_URL=http://127.0.0.1:$(SIMULATOR_PORT) $(BIN)/python app.py
 
 # Apply the schema migrations to DATABASE_URL (the embedded SQLite database migrates itself at start).
 migrate: $(VENV)/.installed-run

@@ -137,6 +137,8 @@ def main() -> None:
     log.info("PIX checkout (%s) serving on %s", app.config["APP_ENV"], base)
     log.info("Open %s/ to create a test payment and watch its page", base)
     log.info("Confirm one as the bank would: .venv/bin/flask --app app pix confirm <bank_payment_id> --url %s", base)
+    if app.config["PIX_SIMULATOR_URL"]:
+        log.info("Or pay it at the PSP simulator, %s (each payment page links there)", app.config["PIX_SIMULATOR_URL"])
     serve(app, host, port)
 
 

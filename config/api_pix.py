@@ -13,6 +13,7 @@ DEVELOPMENT_PSP_TOKEN = "development-only-psp-webhook-token"  # noqa: S105
 PROVIDERS = ("static", "api-pix")
 WEBHOOK_AUTH_MODES = ("off", "mtls", "token")
 WEBHOOK_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)+")
+BASE_URL = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+")
 MAX_PSP_TIMEOUT = 60
 
 
@@ -21,6 +22,10 @@ def api_pix_settings(settings: dict[str, Any]) -> None:
     _webhook(settings)
     one_of(settings, "PIX_PROVIDER", PROVIDERS)
     settings["PIX_PSP"] = _psp(settings) if settings["PIX_PROVIDER"] == "api-pix" else None
+    simulator = (settings["PIX_SIMULATOR_URL"] or "").rstrip("/")
+    if simulator and not BASE_URL.fullmatch(simulator):
+        raise ConfigError(f"PIX_SIMULATOR_URL must be a base URL like http://127.0.0.1:5100, got {simulator!r}")
+    settings["PIX_SIMULATOR_URL"] = simulator or None
 
 
 def _webhook(settings: dict[str, Any]) -> None:

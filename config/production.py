@@ -44,6 +44,8 @@ def refuse_unsafe_production(settings: dict[str, Any]) -> None:
         raise ConfigError(REFUSE + "SOCKETIO_ASYNC_MODE=threading: it runs Werkzeug's development server")
     if settings["DEBUG"]:
         raise ConfigError(REFUSE + "FLASK_DEBUG: the debugger runs any code a visitor sends")
+    if settings["PIX_SIMULATOR_URL"]:
+        raise ConfigError(REFUSE + "PIX_SIMULATOR_URL: buyers would be offered a fake bank")
     psp = settings["PIX_PSP"]
     if psp is not None and not (psp.api_url.startswith("https://") and psp.token_url.startswith("https://")):
         raise ConfigError(REFUSE + "a PIX_PSP_API_URL or PIX_PSP_TOKEN_URL without https: the PSP's API is mutual TLS")

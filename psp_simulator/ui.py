@@ -25,6 +25,9 @@ PAYMENT_MODES = {
 }
 
 
+MAX_CODE_LENGTH = 512  # the longest a BR Code may be
+
+
 def _back(message: str, category: str = "ok") -> Response:
     flash(message, category)
     return redirect(url_for("ui.page"), code=303)
@@ -57,8 +60,9 @@ def _page_context(sim: Simulator) -> dict[str, Any]:
 
 @bp.get("/")
 def page() -> str:
-    """Everything at a glance, with buttons to pay, refund and break things."""
-    return render_template("index.html", **_page_context(current_simulator()))
+    """Everything at a glance, with buttons to pay, refund and break things; ?codigo= fills the code to pay."""
+    code = request.args.get("codigo", "")[:MAX_CODE_LENGTH]
+    return render_template("index.html", code=code, **_page_context(current_simulator()))
 
 
 @bp.post("/sim/ui/pay-code")

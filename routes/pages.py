@@ -30,6 +30,8 @@ def payment_page(token: str) -> Response:
     if payment is None:
         abort(404)
     status = payment.current_status()
-    response = make_response(render_template(TEMPLATES[status], payment=payment, status=status))
+    simulator_url = current_app.config["PIX_SIMULATOR_URL"]  # development only: a link that pays the code
+    page = render_template(TEMPLATES[status], payment=payment, status=status, simulator_url=simulator_url)
+    response = make_response(page)
     response.cache_control.no_store = True
     return response
