@@ -56,8 +56,8 @@ class CheckoutClient:
 class LiveServer(CheckoutClient):
     """One `python app.py` process with its own SQLite database, which can be stopped and started again."""
 
-    def __init__(self, workdir: Path, **settings: str) -> None:
-        self.port = free_port()
+    def __init__(self, workdir: Path, port: int | None = None, **settings: str) -> None:
+        self.port = port or free_port()
         super().__init__(f"http://127.0.0.1:{self.port}")
         self.database = workdir / "live.db"
         self.log_path = workdir / "server.log"
