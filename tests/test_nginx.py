@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from config.production import DEVELOPMENT_PIX_KEY
 from tests.certificates import Pki, make_pki
 from tests.cluster import migrate, start_processes, wait_for, watch
 from tests.external_tools import require_executable
 from tests.live_server import REPO_ROOT, CheckoutClient, free_port
 from tests.services import fresh_postgres_database
+from tests.simulator import SimulatorProcess
 
 SITE = REPO_ROOT / "deploy" / "nginx.conf"
 
@@ -181,3 +183,22 @@ def test_a_forged_verification_header_on_the_buyers_port_is_ignored(nginx_site: 
     url = f"{nginx_site.url}/webhooks/api-pix/pix"
     assert psp_post(nginx_site, payment, None, url=url, **{"X-SSL-Client-Verify": "SUCCESS"}) == 401
     assert not paid(nginx_site, payment)
+
+
+def test_the_simulated_psp_pays_through_nginx_over_mutual_tls(nginx_site: Nginx, tmp_path: Path) -> None:
+    """The whole path a real PSP takes: its client certificate, nginx's verification, the app's trust in it."""
+    webhook = f"{nginx_site.psp_url}/webhooks/api-pix?ignorar="
+    psp = SimulatorProcess(
+        tmp_path,
+        SIM_WEBHOOK_URLS=f"{DEVELOPMENT_PIX_KEY}={webhook}",
+        SIM_WEBHOOK_CLIENT_CERT=str(nginx_site.pki.psp_client),
+        SIM_WEBHOOK_CA=str(nginx_site.pki.server_ca),
+    )
+    psp.start()
+    try:
+        payment = CheckoutClient(nginx_site.url).create_payment(19)
+        with psp.client() as control:
+            assert control.post("/sim/pay-code", json={"pixCopiaECola": payment["pix_copy_paste"]}).status_code == 201
+        wait_for(lambda: paid(nginx_site, payment), timeout=10)
+    finally:
+        psp.stop()
