@@ -50,7 +50,9 @@ def watch(base_url: str, payment: dict, transport: str = "websocket") -> tuple[s
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:
-    """Poll condition until it holds or timeout passes."""
+    """Poll condition until it holds; AssertionError when timeout passes first."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s")
         time.sleep(0.02)

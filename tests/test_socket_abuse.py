@@ -120,7 +120,7 @@ def test_a_client_that_never_reads_is_dropped_before_its_queue_grows(tmp_path: P
                 sent += 1
         except OSError:
             pass
-        wait_for(lambda: "does not read: 20 packets wait for it" in server_log(server))
+        wait_for(lambda: "does not read: 20 packets wait for it" in server_log(server), timeout=30)
         assert process_rss_mib(server.process.pid) - rss_before < 20
         assert server.confirm(payment)[0] == 200
         wait_for(lambda: "paid" in statuses)
