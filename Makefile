@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format migrate bench bench-flood clean
+.PHONY: run run-api-pix test lint format migrate bench bench-flood clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,18 @@ run: $(VENV)/.installed-run
 	SIM_WEBHOOK_URLS="$${PIX_KEY:-123e4567-e12b-12d1-a456-426655440000}=http://127.0.0.1:$${PORT:-5000}/webhooks/api-pix?hmac=development-only-psp-webhook-token&ignorar=" \
 	$(BIN)/python -m psp_simulator & simulator=$$!; trap 'kill $$simulator 2>/dev/null' EXIT; \
 	PIX_SIMULATOR_URL=http://127.0.0.1:$(SIMULATOR_PORT) $(BIN)/python app.py
+
+# The checkout with its charges at the PSP simulator, over mutual TLS (certificates made in instance/dev-tls).
+DEV_TLS := instance/dev-tls
+run-api-pix: $(VENV)/.installed-run
+	@$(BIN)/python -m psp_simulator.dev_tls $(DEV_TLS)
+	@SIM_PORT=$(SIMULATOR_PORT) SIM_TLS_CERT=$(DEV_TLS)/server.pem SIM_TLS_KEY=$(DEV_TLS)/server.key \
+	SIM_TLS_CLIENT_CA=$(DEV_TLS)/ca.pem SIM_PUBLIC_URL=https://127.0.0.1:$(SIMULATOR_PORT) \
+	SIM_WEBHOOK_URLS="$${PIX_KEY:-123e4567-e12b-12d1-a456-426655440000}=http://127.0.0.1:$${PORT:-5000}/webhooks/api-pix?hmac=development-only-psp-webhook-token&ignorar=" \
+	$(BIN)/python -m psp_simulator & simulator=$$!; trap 'kill $$simulator 2>/dev/null' EXIT; \
+	PIX_PROVIDER=api-pix PIX_PSP_API_URL=https://127.0.0.1:$(SIMULATOR_PORT) PIX_PSP_CA_BUNDLE=$(DEV_TLS)/ca.pem \
+	PIX_PSP_CERTIFICATE=$(DEV_TLS)/client.pem PIX_PSP_CLIENT_ID=checkout-dev PIX_PSP_CLIENT_SECRET=checkout-dev-secret \
+	PIX_SIMULATOR_URL=https://127.0.0.1:$(SIMULATOR_PORT) $(BIN)/python app.py
 
 # Apply the schema migrations to DATABASE_URL (the embedded SQLite database migrates itself at start).
 migrate: $(VENV)/.installed-run

@@ -127,6 +127,8 @@ def register_blueprints(app: Flask) -> None:
 def main() -> None:
     """Entry point of `python app.py` and `make run`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Every PSP call would be a line; the client logs the ones that fail.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app = create_app()
     except ConfigError as error:

@@ -33,7 +33,9 @@ def server_tls_context(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(settings.tls_cert, settings.tls_key)
     if settings.tls_client_ca:
-        context.verify_mode = ssl.CERT_REQUIRED
+        # Optional at the TLS layer (a certificate that is shown must verify), required by the API's own routes:
+        # a browser opens the page without one, as a PSP's portal and its mTLS API are separate doors.
+        context.verify_mode = ssl.CERT_OPTIONAL
         context.load_verify_locations(cafile=settings.tls_client_ca)
     return context
 

@@ -22,6 +22,7 @@ def register_blueprints(app: Flask) -> None:
     """The API Pix under /v2 (behind the outage switch and the bearer token), then the open parts."""
     api = Blueprint("api", __name__, url_prefix="/v2")
     api.before_request(auth.refuse_during_outage)
+    api.before_request(auth.require_client_certificate)
     api.before_request(auth.require_bearer_token)
     for part in (api_cob.bp, api_pix.bp, api_webhook.bp):
         api.register_blueprint(part)

@@ -25,6 +25,12 @@ def refuse_during_outage() -> None:
         raise PixApiError(503, "ServicoIndisponivel", OUTAGE_DETAIL)
 
 
+def require_client_certificate() -> None:
+    """With SIM_TLS_CLIENT_CA, the API answers only a client that showed a certificate the CA signed (mTLS)."""
+    if current_simulator().settings.tls_client_ca and not request.environ.get("SSL_CLIENT_CERT"):
+        raise PixApiError(401, "AcessoNegado", "A API Pix exige o certificado do cliente (TLS mútuo).")
+
+
 def require_bearer_token() -> None:
     """Let a /v2 request through only with a token from /oauth/token that has not expired."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -58,6 +64,7 @@ def _grant_type() -> object:
 def issue_token() -> Response:
     """A bearer token for the client that proves its client_id and client_secret with HTTP Basic."""
     refuse_during_outage()
+    require_client_certificate()
     sim = current_simulator()
     credentials = request.authorization
     basic = credentials is not None and credentials.type == "basic"

@@ -4,6 +4,7 @@ import binascii
 import json
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -24,6 +25,7 @@ import pytest
 
 from pix.brcode import Merchant, build_brcode
 from pix.brcode_reader import read_dynamic_brcode
+from psp_simulator.dev_tls import make_dev_tls
 from tests.certificates import Pki, make_pki
 from tests.live_server import REPO_ROOT, free_port
 from tests.simulator import SimulatorProcess
@@ -929,9 +931,14 @@ def test_api_pix_over_mutual_tls_needs_a_client_certificate_from_the_trusted_ca(
                 headers={"Authorization": f"Bearer {token.json()['access_token']}"},
             ).json()
             assert cob["location"].startswith(f"127.0.0.1:{mtls.port}/qr/v2/")
-        for certificate in (None, pki.stranger_client):
-            with client(certificate) as stranger, pytest.raises(httpx.TransportError):
-                stranger.post("/oauth/token", auth=CLIENT, data={"grant_type": "client_credentials"})
+        with client(pki.stranger_client) as stranger, pytest.raises(httpx.TransportError):
+            stranger.post("/oauth/token", auth=CLIENT, data={"grant_type": "client_credentials"})
+        with client(None) as browser:  # the page needs no certificate; the API does
+            assert browser.get("/").status_code == 200
+            refused = browser.post("/oauth/token", auth=CLIENT, data={"grant_type": "client_credentials"})
+            assert refused.status_code == 401
+            assert refused.json()["type"].endswith("/AcessoNegado")
+            assert browser.get("/v2/cob").status_code == 401
     finally:
         mtls.stop()
 
@@ -964,3 +971,32 @@ def test_a_wrong_setting_stops_the_simulator_with_a_message_naming_it(settings: 
 
     assert result.returncode == 2
     assert named in result.stderr.decode() and "Traceback" not in result.stderr.decode()
+
+
+def test_the_development_certificates_make_a_working_mutual_tls_pair(tmp_path: Path) -> None:
+    make_dev_tls(tmp_path)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(tmp_path / "ca.pem"))
+    server.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    server.verify_mode = ssl.CERT_REQUIRED
+    client = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    client.load_cert_chain(tmp_path / "client.pem")
+    seen: list[dict] = []
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def accept() -> None:
+            connection, _ = listener.accept()
+            with server.wrap_socket(connection, server_side=True) as tls:
+                seen.append(tls.getpeercert())
+
+        thread = threading.Thread(target=accept)
+        thread.start()
+        with (
+            socket.create_connection(listener.getsockname()) as raw,
+            client.wrap_socket(raw, server_hostname="localhost"),
+        ):
+            pass
+        thread.join(timeout=10)
+    assert seen and dict(seen[0]["subject"][0])["commonName"] == "pix-checkout development"
+    before = (tmp_path / "client.pem").read_bytes()
+    make_dev_tls(tmp_path)  # a second run keeps what the first made
+    assert (tmp_path / "client.pem").read_bytes() == before
