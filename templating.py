@@ -6,7 +6,16 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask import Flask
 
-from pix.money import format_brl
+from pix.money import format_brl, from_cents
+
+# How a refund's state reads to the buyer whose late Pix it returns.
+REFUND_LABELS = {
+    "REQUESTED": "Devolução solicitada",
+    "EM_PROCESSAMENTO": "Devolução em andamento",
+    "DEVOLVIDO": "Valor devolvido",
+    "NAO_REALIZADO": "A devolução não foi concluída; a loja vai tentar de novo",
+    "RECUSADO": "A devolução não foi aceita; a loja vai tentar de novo",
+}
 
 
 def clock(seconds: int) -> str:
@@ -17,12 +26,14 @@ def clock(seconds: int) -> str:
 
 
 def register_template_filters(app: Flask) -> None:
-    """Make brl, local_datetime and clock available to templates."""
+    """Make brl, cents_brl, local_datetime, clock and the refund labels available to templates."""
     display_zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
 
     def local_datetime(moment: datetime) -> str:
         return format_datetime(moment, "dd/MM/yyyy 'às' HH:mm", tzinfo=display_zone, locale="pt_BR")
 
     app.add_template_filter(format_brl, "brl")
+    app.add_template_filter(lambda cents: format_brl(from_cents(cents)), "cents_brl")
+    app.add_template_global(REFUND_LABELS, "refund_labels")
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(clock, "clock")

@@ -91,3 +91,14 @@ def refunds_in_flight(limit: int = 100) -> list[Refund]:
 def latest_refunds(limit: int = 50) -> list[Refund]:
     """The latest refunds, newest first."""
     return list(db.session.execute(db.select(Refund).order_by(Refund.id.desc()).limit(limit)).scalars())
+
+
+def late_money(payment_id: int) -> list[tuple[BankNotification, list[Refund]]]:
+    """Pix received for a payment after its deadline, each with its refunds: what its expired page tells the buyer."""
+    notices = db.session.execute(
+        db.select(BankNotification)
+        .where(BankNotification.payment_id == payment_id, BankNotification.outcome == "payment_expired")
+        .order_by(BankNotification.id)
+    ).scalars()
+    refunds = db.session.execute(db.select(Refund).where(Refund.payment_id == payment_id)).scalars().all()
+    return [(notice, [r for r in refunds if r.notification_id == notice.id]) for notice in notices]

@@ -4,6 +4,7 @@ from flask import Blueprint, Response, abort, current_app, make_response, render
 
 from db_models import PaymentStatus
 from repository.payments import get_payment_by_token
+from repository.refunds import late_money
 
 bp = Blueprint("pages", __name__)
 
@@ -31,7 +32,8 @@ def payment_page(token: str) -> Response:
         abort(404)
     status = payment.current_status()
     simulator_url = current_app.config["PIX_SIMULATOR_URL"]  # development only: a link that pays the code
-    page = render_template(TEMPLATES[status], payment=payment, status=status, simulator_url=simulator_url)
+    late = late_money(payment.id) if status == PaymentStatus.EXPIRED else []
+    page = render_template(TEMPLATES[status], payment=payment, status=status, simulator_url=simulator_url, late=late)
     response = make_response(page)
     response.cache_control.no_store = True
     return response

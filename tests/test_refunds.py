@@ -146,3 +146,16 @@ def test_refunds_need_a_psp(app_config: dict) -> None:
     response = client.post("/payments/pix/refunds", json={"end_to_end_id": "E" + "0" * 31})
     assert (response.status_code, response.get_json()["error"]["code"]) == (409, "refunds_unavailable")
     assert json.loads(response.data)["error"]["status"] == 409
+
+
+def test_the_expired_page_tells_the_late_payer_where_their_money_is(
+    app: Flask, client: FlaskClient, late_pix: str
+) -> None:
+    with app.app_context():
+        page_url = db.session.execute(db.select(Payment)).scalar_one().token
+    page = f"/payments/pix/{page_url}"
+    html = client.get(page).get_data(as_text=True)
+    assert "Recebemos um Pix de <strong>R$\xa020,00</strong>" in html
+    assert "A loja vai devolver o valor pelo seu banco." in html
+    refund(client, end_to_end_id=late_pix)
+    assert "Devolução em andamento: R$\xa020,00." in client.get(page).get_data(as_text=True)
