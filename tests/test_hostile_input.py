@@ -10,6 +10,7 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,8 +21,11 @@ from app import create_app
 from config import DEFAULTS
 from db_models import db
 from extensions import socketio
+from pix.providers import ApiPixProvider
+from pix.psp_client import ApiPixClient, PspSettings
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
 from tests.conftest import CONFIRMATION_URL
+from tests.fake_psp import FakePsp
 from tests.services import fresh_postgres_database
 
 PSP_TOKEN = "hostile-input-psp-token-0123456789"
@@ -186,4 +190,30 @@ def test_any_api_pix_batch(hostile_app: Flask, items: list[Any], extra: Any) -> 
             "/webhooks/api-pix/pix", query_string={"hmac": PSP_TOKEN}, data=raw, content_type="application/json"
         )
         assert (retry.status_code, retry.get_json()) == (first.status_code, first.get_json())
+    assert_still_works(hostile_app)
+
+
+refund_bodies = json_values | st.fixed_dictionaries(
+    {"end_to_end_id": hostile_strings(32, 32) | json_values},
+    optional={
+        "value": amounts | json_values,
+        "refund_id": hostile_strings(1, 35) | json_values,
+        "description": json_values,
+    },
+)
+
+
+@EXAMPLES
+@given(body=refund_bodies, refund_id=hostile_text)
+def test_any_refund_request(hostile_app: Flask, body: Any, refund_id: str) -> None:
+    client = hostile_app.test_client()
+    static = hostile_app.extensions["pix_provider"]
+    settings = PspSettings("https://psp.test", "https://psp.test/oauth/token", "id", "s")
+    psp = ApiPixClient(settings, transport=httpx.MockTransport(FakePsp().handle))  # a PSP that takes any refund
+    hostile_app.extensions["pix_provider"] = ApiPixProvider(psp, "k")
+    try:
+        assert_not_5xx(client.post("/payments/pix/refunds", data=json.dumps(body), content_type="application/json"))
+        assert_not_5xx(client.get(f"/payments/pix/refunds/{path_segment(refund_id)}"))
+    finally:
+        hostile_app.extensions["pix_provider"] = static
     assert_still_works(hostile_app)
