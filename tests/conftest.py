@@ -20,6 +20,7 @@ from db_models import Payment, db
 from db_models.base import now_utc
 from extensions import socketio
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
+from tests.fake_psp import FakePsp
 from tests.live_server import LiveServer
 
 CONFIRMATION_URL = "/payments/pix/confirmation"
@@ -133,6 +134,13 @@ def expire(app: Flask) -> Callable[[dict[str, Any]], None]:
             db.session.commit()
 
     return run_out
+
+
+@pytest.fixture
+def psp(monkeypatch: pytest.MonkeyPatch) -> FakePsp:
+    """A PSP in this process, answering at once (no pauses between retries)."""
+    monkeypatch.setattr("pix.psp_client.RETRY_PAUSES", (0, 0))
+    return FakePsp()
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,10 @@ import string
 from datetime import UTC, datetime
 
 import httpx
+from flask import Flask
 
+from pix.providers import ApiPixProvider
+from pix.psp_client import ApiPixClient
 from tests.brcodes import dynamic_code
 
 
@@ -60,3 +63,10 @@ class FakePsp:
         if refund_id not in self.refunds:
             return httpx.Response(404, json={"title": "Não encontrado"})
         return httpx.Response(201 if request.method == "PUT" else 200, json=self.refunds[refund_id])
+
+
+def with_fake_psp(app: Flask, psp: FakePsp) -> Flask:
+    """app, its charges issued at psp instead of over the network."""
+    client = ApiPixClient(app.config["PIX_PSP"], transport=httpx.MockTransport(psp.handle))
+    app.extensions["pix_provider"] = ApiPixProvider(client, app.config["PIX_MERCHANT"].key)
+    return app

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.live_server import REPO_ROOT, free_port
+from tests.live_server import REPO_ROOT, free_port, stop_process
 
 # The simulator's development OAuth2 client, which the checkout uses against it.
 CLIENT_ID, CLIENT_SECRET = "checkout-dev", "checkout-dev-secret"
@@ -48,10 +48,4 @@ class SimulatorProcess:
 
     def stop(self) -> None:
         """Stop the simulator."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)

@@ -4,7 +4,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from flask import Flask
 from flask_socketio import SocketIOTestClient
@@ -12,25 +11,15 @@ from flask_socketio import SocketIOTestClient
 from app import create_app
 from db_models import BankNotification, Payment, db
 from jobs.reconciliation import reconcile
-from pix.providers import ApiPixProvider
-from pix.psp_client import ApiPixClient
 from repository.leases import take_lease
-from tests.fake_psp import FakePsp
+from tests.fake_psp import FakePsp, with_fake_psp
 from tests.test_api_pix_provider import PSP
-
-
-@pytest.fixture
-def psp(monkeypatch: pytest.MonkeyPatch) -> FakePsp:
-    monkeypatch.setattr("pix.psp_client.RETRY_PAUSES", (0, 0))
-    return FakePsp()
 
 
 @pytest.fixture
 def app(app_config: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
     app = create_app(app_config | PSP)
-    client = ApiPixClient(app.config["PIX_PSP"], transport=httpx.MockTransport(psp.handle))
-    app.extensions["pix_provider"] = ApiPixProvider(client, app.config["PIX_MERCHANT"].key)
-    yield app
+    yield with_fake_psp(app, psp)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()

@@ -12,9 +12,7 @@ from flask.testing import FlaskClient
 
 from app import create_app
 from db_models import Payment, db
-from pix.providers import ApiPixProvider
-from pix.psp_client import ApiPixClient
-from tests.fake_psp import FakePsp
+from tests.fake_psp import FakePsp, with_fake_psp
 from tests.test_api_pix_provider import PSP
 from tests.test_api_pix_webhook import TOKEN, WEBHOOK, end_to_end_id
 
@@ -23,18 +21,10 @@ SHOP = {"Authorization": f"Bearer {SHOP_KEY}"}
 
 
 @pytest.fixture
-def psp(monkeypatch: pytest.MonkeyPatch) -> FakePsp:
-    monkeypatch.setattr("pix.psp_client.RETRY_PAUSES", (0, 0))
-    return FakePsp()
-
-
-@pytest.fixture
 def app(app_config: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
     settings = PSP | {"SHOP_API_KEY": SHOP_KEY, "PIX_WEBHOOK_AUTH": "token", "PIX_WEBHOOK_TOKEN": TOKEN}
     app = create_app(app_config | settings)
-    client = ApiPixClient(app.config["PIX_PSP"], transport=httpx.MockTransport(psp.handle))
-    app.extensions["pix_provider"] = ApiPixProvider(client, app.config["PIX_MERCHANT"].key)
-    yield app
+    yield with_fake_psp(app, psp)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
