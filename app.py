@@ -30,7 +30,7 @@ from extensions import limiter, migrate, socketio
 from middleware import TrustedHosts, WholeBody, origin_checker
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
-from routes import api, api_pix_webhook, docs, pages, refunds
+from routes import api, api_pix_webhook, bank_webhooks, docs, pages, refunds
 from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
 from routes.realtime import register_socket_handlers
@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     """Mount the JSON API, the buyer's pages, the API Pix webhook when enabled, and the API docs."""
     app.url_map.converters["page_token"] = PageTokenConverter
     app.register_blueprint(api.bp)
+    app.register_blueprint(bank_webhooks.bp)
     app.register_blueprint(refunds.bp)
     app.register_blueprint(pages.bp)
     if app.config["PIX_WEBHOOK_AUTH"] != "off":

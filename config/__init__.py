@@ -1,7 +1,6 @@
 """Settings: defaults, then environment variables, then the mapping given to create_app."""
 
 import os
-import re
 from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
@@ -13,8 +12,8 @@ from limits import parse_many
 
 from config.api_pix import api_pix_settings
 from config.production import DEVELOPMENT_PIX_KEY, refuse_unsafe_production
-from config.values import ConfigError, boolean, one_of, positive_decimal, whole_number
-from middleware import split_host
+from config.shop import DEVELOPMENT_RETURN_SECRET, shop_settings
+from config.values import ConfigError, boolean, host_rules, one_of, positive_decimal, whole_number
 from pix.merchant import load_merchant
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, webhook_key
 
@@ -66,6 +65,10 @@ DEFAULTS: dict[str, Any] = {
     "PIX_PSP_TIMEOUT": 10,
     "PIX_RECONCILE_SECONDS": 60,
     "PIX_SIMULATOR_URL": None,
+    "RETURN_URL_HOSTS": None,
+    "RETURN_URL_SECRET": DEVELOPMENT_RETURN_SECRET,
+    "PIX_IDEMPOTENCY_HOURS": 24,
+    "PUBLIC_BASE_URL": None,
     "HTTP_IDLE_TIMEOUT": 30,
     "HTTP_HEADER_TIMEOUT": 10,
     "SOCKETIO_PING_INTERVAL": 25,
@@ -91,9 +94,6 @@ WHOLE_NUMBERS = {
     "SOCKETIO_PING_INTERVAL": (1, 300),
     "SOCKETIO_PING_TIMEOUT": (1, 300),
 }
-# A DNS name, a leading dot for "and its subdomains", an IPv4 address or a bracketed IPv6 literal; never "*".
-DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
-HOST_NAME = re.compile(rf"\.?{DNS_LABEL}(\.{DNS_LABEL})*|\[[0-9A-Fa-f:.]+\]")
 
 
 def load_settings(overrides: Mapping[str, Any] | None, instance_path: str) -> dict[str, Any]:
@@ -172,18 +172,11 @@ def _deployment(settings: dict[str, Any]) -> None:
     settings["PIX_CLOCK_TOLERANCE"] = timedelta(seconds=settings["PIX_CLOCK_TOLERANCE_SECONDS"])
     _trusted_hosts(settings)
     api_pix_settings(settings)
+    shop_settings(settings)
 
 
 def _trusted_hosts(settings: dict[str, Any]) -> None:
     # page_url and friends are built from the Host header: only answer to the shop's own names and ports.
-    raw = settings["TRUSTED_HOSTS"] or []
-    entries = [entry.strip() for entry in raw.split(",")] if isinstance(raw, str) else list(raw)
-    rules = []
-    for entry in filter(None, entries):
-        name, port = split_host(entry)
-        if not name or not HOST_NAME.fullmatch(name):
-            raise ConfigError(f"TRUSTED_HOSTS entries are host names with an optional :port, got {entry!r}")
-        rules.append((name.lower(), port))
-    settings["TRUSTED_HOST_RULES"] = rules
+    rules = settings["TRUSTED_HOST_RULES"] = host_rules(settings["TRUSTED_HOSTS"], "TRUSTED_HOSTS")
     # Flask checks the names too (it ignores ports), so nothing builds a link from an unchecked Host.
     settings["TRUSTED_HOSTS"] = sorted({name for name, _ in rules}) or None

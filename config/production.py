@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from config.api_pix import DEVELOPMENT_PSP_TOKEN
+from config.shop import DEVELOPMENT_RETURN_SECRET
 from config.values import MIN_API_KEY_LENGTH, MIN_ENTROPY_BITS, ConfigError
 from pix.secret_strength import estimated_entropy_bits
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, webhook_key
@@ -44,6 +45,10 @@ def refuse_unsafe_production(settings: dict[str, Any]) -> None:
         raise ConfigError(REFUSE + "SOCKETIO_ASYNC_MODE=threading: it runs Werkzeug's development server")
     if settings["DEBUG"]:
         raise ConfigError(REFUSE + "FLASK_DEBUG: the debugger runs any code a visitor sends")
+    if settings["RETURN_URL_HOST_RULES"] and settings["RETURN_URL_KEY"] == webhook_key(DEVELOPMENT_RETURN_SECRET):
+        raise ConfigError(REFUSE + "the development RETURN_URL_SECRET: buyers' returns would be forgeable")
+    if settings["RETURN_URL_HOST_RULES"] and not _random(settings["RETURN_URL_KEY"]):
+        raise ConfigError(REFUSE + "a RETURN_URL_SECRET that is not random: generate one as .env.example shows")
     if settings["PIX_SIMULATOR_URL"]:
         raise ConfigError(REFUSE + "PIX_SIMULATOR_URL: buyers would be offered a fake bank")
     psp = settings["PIX_PSP"]

@@ -1,15 +1,21 @@
 """Reading setting values: words, numbers, lists and networks, with errors that name the variable."""
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Any
+
+from middleware import split_host
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 MIN_API_KEY_LENGTH = 24
 # 16 random bytes score about 60 bits by estimated_entropy_bits; typed and patterned secrets far less.
 MIN_ENTROPY_BITS = 48
+# A DNS name, a leading dot for "and its subdomains", an IPv4 address or a bracketed IPv6 literal; never "*".
+DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+HOST_NAME = re.compile(rf"\.?{DNS_LABEL}(\.{DNS_LABEL})*|\[[0-9A-Fa-f:.]+\]")
 
 
 class ConfigError(RuntimeError):
@@ -67,3 +73,14 @@ def networks(raw: object, name: str) -> list[IPv4Network | IPv6Network]:
         return [ip_network(item, strict=False) for item in listed(raw)]
     except ValueError:
         raise ConfigError(f"{name} must list IP addresses or networks like 34.193.116.226/32, got {raw!r}") from None
+
+
+def host_rules(raw: object, name: str) -> list[tuple[str, int | None]]:
+    """(host name, port or None) for each entry of a comma-separated list of host names with optional ports."""
+    rules = []
+    for entry in listed(raw):
+        host, port = split_host(entry)
+        if not host or not HOST_NAME.fullmatch(host):
+            raise ConfigError(f"{name} entries are host names with an optional :port, got {entry!r}")
+        rules.append((host.lower(), port))
+    return rules

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db_models.base import UTCDateTime, db, now_utc
@@ -43,6 +43,11 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     expiration_date: Mapped[datetime] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The shop's side: its reference (searchable), what the buyer is told, its own data, where the buyer returns.
+    order_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    description: Mapped[str | None] = mapped_column(String(140))
+    shop_metadata: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON)
+    return_url: Mapped[str | None] = mapped_column(String(2048))
 
     @property
     def value(self) -> Decimal:

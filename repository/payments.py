@@ -6,11 +6,13 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from db_models import Payment, PaymentStatus, db
 from db_models.base import now_utc
 from pix.money import to_cents
 from pix.providers import IssuedCharge
+from repository.transactions import transaction
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +23,9 @@ TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 HEALTH_PROBE_TOKEN = "health-probe"  # noqa: S105  (shorter than a token, so never issued)
 
 
-def create_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta) -> Payment:
-    """Store a pending payment with its charge's BR Code, an unguessable page token and its deadline."""
+def add_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta, **shop: Any) -> Payment:
+    """A pending payment with its charge's BR Code, an unguessable page token and its deadline, in the open
+    transaction (flushed, so it has its id); shop holds order_id, description, shop_metadata and return_url."""
     payment = Payment(
         value_cents=to_cents(value),
         status=PaymentStatus.PENDING,
@@ -32,10 +35,23 @@ def create_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_
         token=secrets.token_urlsafe(TOKEN_BYTES),
         pix_copy_paste=charge.pix_copy_paste,
         expiration_date=now_utc() + expires_in,
+        **shop,
     )
     db.session.add(payment)
-    db.session.commit()
+    db.session.flush()
     return payment
+
+
+def create_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta, **shop: Any) -> Payment:
+    """add_payment, committed."""
+    with transaction():
+        return add_payment(value, charge, provider, expires_in, **shop)
+
+
+def payments_of_order(order_id: str, limit: int = 20) -> list[Payment]:
+    """The payments a shop created for one of its orders, newest first."""
+    query = db.select(Payment).filter_by(order_id=order_id).order_by(Payment.id.desc()).limit(limit)
+    return list(db.session.execute(query).scalars())
 
 
 def is_page_token(text: object) -> bool:

@@ -1,38 +1,30 @@
-"""The JSON API: create a payment, the bank's confirmation webhook, QR images, status and health."""
+"""The shop's JSON API: create payments (idempotently) and find them by order; QR images, status and health."""
 
+import hashlib
 import hmac
 import logging
+from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from db_models import NoticeOutcome
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
-from live_status import payment_status_json, publish_payment_status
+from live_status import payment_status_json
 from pix.psp_client import PspError
 from pix.qr import render_qr_png
-from pix.signatures import InvalidSignatureError, verify_webhook
-from repository.bank_notices import BankNotice, apply_notice, idempotency_key, keep_unreadable_notice
-from repository.payments import create_payment, database_is_up, get_payment_by_token
+from repository.idempotency import KeyConflictError, claim_key, release_key, remember_answer
+from repository.payments import add_payment, database_is_up, get_payment_by_token, payments_of_order
+from repository.transactions import transaction
 from routes.errors import ApiError
-from routes.json_body import json_object, required_amount, required_string
+from routes.json_body import is_plain_text, json_object, required_amount
+from routes.payment_request import shop_fields
 from routes.presenters import payment_json
-from routes.throttled_log import ThrottledLog
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
-# Anyone can send unsigned junk: say so in the log, but not once per request.
-unverified = ThrottledLog(log)
 
 QR_CACHE_SECONDS = 24 * 60 * 60
-SIGNED_JSON = "signed_json"
-# How a notice that was not applied is answered; the bank retries on anything but 2xx.
-REFUSALS = {
-    NoticeOutcome.PAYMENT_NOT_FOUND: (404, "payment_not_found", "no payment has this id", "bank_payment_id"),
-    NoticeOutcome.VALUE_MISMATCH: (400, "value_mismatch", "value does not match the payment's value", "value"),
-    NoticeOutcome.PAYMENT_EXPIRED: (410, "payment_expired", "the payment expired before it was confirmed"),
-    NoticeOutcome.INVALID: (400, "invalid_notice", "this webhook-id came before with a body that could not be read"),
-}
+MAX_IDEMPOTENCY_KEY = 255
 
 
 def shop_key_is_valid() -> bool:
@@ -44,80 +36,88 @@ def shop_key_is_valid() -> bool:
     return g.shop_key_valid
 
 
-def signature_is_valid() -> bool:
-    """Whether the body carries the bank's valid signature; verified once per request, before anything else."""
-    if "signature_error" not in g:
-        try:
-            verify_webhook(current_app.config["PIX_WEBHOOK_SECRET"], request.get_data(), dict(request.headers))
-            g.signature_error = None
-        except InvalidSignatureError as error:
-            g.signature_error = str(error)
-    return g.signature_error is None
-
-
 @bp.post("/payments/pix")
 # Two budgets per address: the shop's own creations, and failed keys, so junk cannot lock the shop out.
 @limiter.limit(lambda: current_app.config["PIX_CREATE_RATE_LIMIT"], exempt_when=lambda: not shop_key_is_valid())
 @limiter.limit(
     lambda: current_app.config["PIX_AUTH_FAILURE_RATE_LIMIT"], exempt_when=shop_key_is_valid, scope="auth-failures"
 )
-def create_pix_payment() -> tuple[Response, int]:
-    """Create a pending payment and return its BR Code, QR image and page URLs."""
+def create_pix_payment() -> Response:
+    """Create a pending payment and return its BR Code, QR image and page URLs; retried safely with Idempotency-Key."""
     if not shop_key_is_valid():
         raise ApiError(401, "invalid_api_key", "send the shop's key as Authorization: Bearer <SHOP_API_KEY>")
+    key = _idempotency_key()
+    if key is not None:
+        try:
+            remembered = claim_key(key, hashlib.sha256(request.get_data()).hexdigest(), _keys_kept_for())
+        except KeyConflictError as error:
+            if error.in_progress:
+                raise ApiError(409, "idempotency_key_in_use", "a request with this key is still running") from None
+            raise ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another body") from None
+        if remembered is not None:
+            replay = Response(remembered.body, remembered.status_code, mimetype="application/json")
+            replay.headers["Idempotent-Replayed"] = "true"
+            return replay
+    try:
+        return _create(key)
+    except Exception:
+        if key is not None:
+            release_key(key)  # nothing was created: a retry with the same key may try again
+        raise
+
+
+def _create(key: str | None) -> Response:
     body = json_object()
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
+    shop = shop_fields(body)
     provider, expires_in = current_app.extensions["pix_provider"], current_app.config["PIX_EXPIRES_IN"]
     try:
-        charge = provider.issue(value, expires_in, note=None)
+        charge = provider.issue(value, expires_in, note=shop.description)
     except PspError as error:
         # Nothing was stored: the shop can retry, and no buyer sees a code the PSP does not know.
         log.warning("the PSP could not create a charge: %s", error)
         if error.unavailable:
             raise ApiError(503, "psp_unavailable", f"the PSP is unavailable, try again: {error}") from None
         raise ApiError(502, "psp_error", f"the PSP refused the charge: {error}") from None
-    payment = create_payment(value, charge, provider.name, expires_in)
-    return jsonify(message="The payment has been created", payment=payment_json(payment)), 201
+    with transaction():  # the payment and the answer remembered for its key commit together
+        payment = add_payment(
+            value,
+            charge,
+            provider.name,
+            expires_in,
+            order_id=shop.order_id,
+            description=shop.description,
+            shop_metadata=shop.metadata,
+            return_url=shop.return_url,
+        )
+        answer = jsonify(message="The payment has been created", payment=payment_json(payment))
+        answer.status_code = 201
+        if key is not None:
+            remember_answer(key, 201, answer.get_data(), payment.id)
+    return answer
 
 
-@bp.post("/payments/pix/confirmation")
-# Only what fails verification counts: unsigned junk never throttles the bank's signed messages.
-@limiter.limit(lambda: current_app.config["PIX_CONFIRM_RATE_LIMIT"], exempt_when=signature_is_valid)
-def confirm_pix_payment() -> Response:
-    """The bank's signed webhook: keep the notice once, mark the payment paid once, tell its waiting page."""
-    if not signature_is_valid():
-        unverified.warning("refused an unverified confirmation from %s: %s", request.remote_addr, g.signature_error)
-        raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature")
-    notice = read_signed_confirmation()
-    result = apply_notice(notice, current_app.config["PIX_CLOCK_TOLERANCE"])
-    log.info(
-        "bank notice %s: %s%s, payment %s",
-        notice.idempotency_key,
-        result.outcome,
-        " (a repeated message)" if result.replayed else "",
-        result.payment.id if result.payment else None,
-    )
-    if result.outcome in REFUSALS:
-        raise ApiError(*REFUSALS[result.outcome])
-    if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
-        publish_payment_status(result.payment)
-        message = "The payment has been confirmed"
-    else:
-        message = "The payment was already confirmed"
-    return jsonify(message=message, payment=payment_status_json(result.payment))
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()):
+        message = f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        raise ApiError(400, "invalid_idempotency_key", message)
+    return key
 
 
-def read_signed_confirmation() -> BankNotice:
-    """Today's signed JSON format as a notice; a body that cannot be read is kept before its 4xx."""
-    key = idempotency_key(request.headers["webhook-id"])
-    try:
-        body = json_object()
-        bank_payment_id = required_string(body, "bank_payment_id", 64)
-        value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
-    except ApiError as error:
-        keep_unreadable_notice(SIGNED_JSON, key, request.get_data(), error.message)
-        raise
-    return BankNotice(SIGNED_JSON, key, value, request.get_data(), bank_payment_id=bank_payment_id)
+def _keys_kept_for() -> timedelta:
+    return timedelta(hours=current_app.config["PIX_IDEMPOTENCY_HOURS"])
+
+
+@bp.get("/payments/pix")
+def payments_by_order() -> Response:
+    """The shop's payments for one of its orders (?order_id=), newest first."""
+    if not shop_key_is_valid():
+        raise ApiError(401, "invalid_api_key", "send the shop's key as Authorization: Bearer <SHOP_API_KEY>")
+    order_id = request.args.get("order_id", "")
+    if not 0 < len(order_id) <= 64 or not is_plain_text(order_id):
+        raise ApiError(400, "invalid_field", "order_id must be 1 to 64 characters, none of them control", "order_id")
+    return jsonify(payments=[payment_json(payment) for payment in payments_of_order(order_id)])
 
 
 @bp.get("/payments/pix/qr_code/<name>")

@@ -1,6 +1,7 @@
 """Strict JSON request bodies: numbers parsed as Decimal, never float, and clear 4xx errors."""
 
 import json
+import unicodedata
 from decimal import Decimal
 from typing import Any
 
@@ -60,10 +61,14 @@ def required_string(body: dict[str, Any], field: str, max_length: int) -> str:
         raise ApiError(400, "invalid_field", f"{field} must be a non-empty string", field)
     if len(value) > max_length:
         raise ApiError(400, "invalid_field", f"{field} must be at most {max_length} characters", field)
-    # Lone surrogates cannot be encoded and NUL cannot be stored: refuse them here, not in the driver.
-    if not value.isprintable():
+    if not is_plain_text(value):
         raise ApiError(400, "invalid_field", f"{field} must not hold control characters or lone surrogates", field)
     return value.strip()
+
+
+def is_plain_text(text: str) -> bool:
+    """No control characters (NUL among them: databases refuse it) and no lone surrogates (no encoding takes them)."""
+    return not any(unicodedata.category(character) in ("Cc", "Cs") for character in text)
 
 
 def optional_string(body: dict[str, Any], field: str, max_length: int) -> str | None:

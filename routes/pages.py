@@ -2,7 +2,9 @@
 
 from flask import Blueprint, Response, abort, current_app, make_response, render_template
 
-from db_models import PaymentStatus
+from db_models import Payment, PaymentStatus
+from db_models.base import now_utc
+from pix.return_link import signed_return_url
 from repository.payments import get_payment_by_token
 from repository.refunds import late_money
 
@@ -23,6 +25,17 @@ def index() -> str:
     return render_template("index.html")
 
 
+# A paid buyer goes back to the shop by themselves after this long (or at once, with the button).
+RETURN_AFTER_SECONDS = 5
+
+
+def _return_link(payment: Payment, status: PaymentStatus) -> str | None:
+    if not payment.return_url or status == PaymentStatus.PENDING:
+        return None
+    key = current_app.config["RETURN_URL_KEY"]
+    return signed_return_url(payment.return_url, key, payment.id, payment.order_id, status.value, now_utc())
+
+
 # The token converter keeps paths like /payments/pix/confirmation out of this route (they answer 405, not a page).
 @bp.get("/payments/pix/<page_token:token>")
 def payment_page(token: str) -> Response:
@@ -31,9 +44,15 @@ def payment_page(token: str) -> Response:
     if payment is None:
         abort(404)
     status = payment.current_status()
-    simulator_url = current_app.config["PIX_SIMULATOR_URL"]  # development only: a link that pays the code
-    late = late_money(payment.id) if status == PaymentStatus.EXPIRED else []
-    page = render_template(TEMPLATES[status], payment=payment, status=status, simulator_url=simulator_url, late=late)
+    page = render_template(
+        TEMPLATES[status],
+        payment=payment,
+        status=status,
+        simulator_url=current_app.config["PIX_SIMULATOR_URL"],  # development only: a link that pays the code
+        late=late_money(payment.id) if status == PaymentStatus.EXPIRED else [],
+        return_link=_return_link(payment, status),
+        return_after=RETURN_AFTER_SECONDS,
+    )
     response = make_response(page)
     response.cache_control.no_store = True
     return response

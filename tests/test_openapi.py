@@ -2,6 +2,7 @@
 
 import itertools
 import re
+import uuid
 
 import pytest
 import schemathesis
@@ -46,7 +47,7 @@ def test_live_server_conforms_to_its_document(live_server: LiveServer) -> None:
     """Valid and invalid generated input: never a 5xx; status, content type and body always as documented."""
     schema = schemathesis.openapi.from_url(f"{live_server.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == len(schema.raw_schema["paths"])
+    assert len(operations) == sum(len(item) for item in schema.raw_schema["paths"].values())
 
     for operation, mode in itertools.product(operations, GenerationMode):
         raw = schema.raw_schema["paths"][operation.path][operation.method.lower()]
@@ -56,6 +57,9 @@ def test_live_server_conforms_to_its_document(live_server: LiveServer) -> None:
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def responses_conform(case: schemathesis.Case) -> None:
+            if mode is GenerationMode.POSITIVE and "Idempotency-Key" in (case.headers or {}):
+                # A client's key names one request; one reused with another body is a documented 422.
+                case.headers["Idempotency-Key"] = uuid.uuid4().hex
             case.call_and_validate()
 
         responses_conform()

@@ -47,7 +47,7 @@ def test_unexpected_failure_is_a_json_500_without_internals(
     def explode(*_args: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("routes.api.create_payment", explode)
+    monkeypatch.setattr("routes.api.add_payment", explode)
     response = client.post("/payments/pix", json={"value": 10})
     assert response.status_code == 500
     assert response.get_json()["error"]["code"] == "internal_server_error"

@@ -1,0 +1,25 @@
+"""Settings of the shop's side: where buyers may return, how that return is signed, links without a request."""
+
+import re
+from typing import Any
+
+from config.values import ConfigError, host_rules, whole_number
+from pix.signatures import webhook_key
+
+# Documented in the README so the demo's return works; production refuses it once return URLs are enabled.
+DEVELOPMENT_RETURN_SECRET = "whsec_ZGV2ZWxvcG1lbnQtb25seS1yZXR1cm4tdXJsLXNlY3JldA=="  # noqa: S105
+BASE_URL = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+")
+
+
+def shop_settings(settings: dict[str, Any]) -> None:
+    """Check RETURN_URL_HOSTS, RETURN_URL_SECRET, PIX_IDEMPOTENCY_HOURS and PUBLIC_BASE_URL."""
+    settings["RETURN_URL_HOST_RULES"] = host_rules(settings["RETURN_URL_HOSTS"], "RETURN_URL_HOSTS")
+    try:
+        settings["RETURN_URL_KEY"] = webhook_key(settings["RETURN_URL_SECRET"])
+    except ValueError as error:
+        raise ConfigError(f"RETURN_URL_SECRET is unusable: {error}") from None
+    settings["PIX_IDEMPOTENCY_HOURS"] = whole_number(settings["PIX_IDEMPOTENCY_HOURS"], "PIX_IDEMPOTENCY_HOURS", 1, 720)
+    base = (settings["PUBLIC_BASE_URL"] or "").rstrip("/")
+    if base and not BASE_URL.fullmatch(base):
+        raise ConfigError(f"PUBLIC_BASE_URL must be a base URL like https://pagamentos.example.com, got {base!r}")
+    settings["PUBLIC_BASE_URL"] = base or None
