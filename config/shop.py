@@ -1,5 +1,6 @@
 """Settings of the shop's side: where buyers may return, how that return is signed, links without a request."""
 
+import os
 import re
 from typing import Any
 
@@ -23,3 +24,8 @@ def shop_settings(settings: dict[str, Any]) -> None:
     if base and not BASE_URL.fullmatch(base):
         raise ConfigError(f"PUBLIC_BASE_URL must be a base URL like https://pagamentos.example.com, got {base!r}")
     settings["PUBLIC_BASE_URL"] = base or None
+    # Where links point when there is no request and no PUBLIC_BASE_URL: the first trusted host, or this server.
+    rules = settings["TRUSTED_HOST_RULES"]
+    host, port = rules[0] if rules and not rules[0][0].startswith(".") else (None, None)
+    listen = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+    settings["LOCAL_BASE_URL"] = f"https://{host}{f':{port}' if port else ''}" if host else f"http://{listen}"

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db_models.base import UTCDateTime, db, now_utc
@@ -48,6 +48,10 @@ class Payment(db.Model):
     description: Mapped[str | None] = mapped_column(String(140))
     shop_metadata: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON)
     return_url: Mapped[str | None] = mapped_column(String(2048))
+    # How many events this payment has had: each new one takes the next number, under the row's lock.
+    event_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # When payment.expired was recorded: once, by whichever process saw the deadline pass first.
+    expiry_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def value(self) -> Decimal:

@@ -11,7 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from db_models import BankNotification, NoticeOutcome, Payment, PaymentStatus, db
 from db_models.base import now_utc
+from payloads import notice_json
 from pix.money import to_cents
+from repository.outbox import payment_event
 
 MAX_KEY_LENGTH = 200
 MAX_DETAIL_LENGTH = 200
@@ -85,20 +87,23 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
     ).scalar_one_or_none()
     payment = paid or db.session.execute(db.select(Payment).where(notice.names())).scalar_one_or_none()
     outcome = NoticeOutcome.APPLIED if paid else _why_not_applied(payment, notice.value)
-    stored = _insert_once(
-        source=notice.source,
-        idempotency_key=notice.idempotency_key,
-        payment_id=payment.id if payment else None,
-        payment_key=notice.payment_key,
-        value_cents=to_cents(notice.value),
-        transferred_at=notice.transferred_at,
-        outcome=outcome,
-        raw=notice.raw,
-    )
-    if not stored:
+    values = {
+        "source": notice.source,
+        "idempotency_key": notice.idempotency_key,
+        "payment_id": payment.id if payment else None,
+        "payment_key": notice.payment_key,
+        "value_cents": to_cents(notice.value),
+        "transferred_at": notice.transferred_at,
+        "outcome": outcome,
+        "raw": notice.raw,
+    }
+    if not _insert_once(**values):
         # The bank repeats a message it sent before: undo this attempt and answer as the first time.
         db.session.rollback()
         return _replay(notice.idempotency_key)
+    # The shop hears of it in the same transaction: paid, or money that arrived and could not be applied.
+    about = {"notice": notice_json(BankNotification(**values, received_at=now))}
+    payment_event("payment.paid" if outcome == NoticeOutcome.APPLIED else "payment.refused", payment, **about)
     db.session.commit()
     return NoticeResult(outcome, payment)
 

@@ -5,10 +5,12 @@ from decimal import Decimal
 
 from sqlalchemy import func
 
-from db_models import BankNotification, Refund, RefundStatus, db
+from db_models import BankNotification, Payment, Refund, RefundStatus, db
 from db_models.base import now_utc
 from db_models.refund import FINAL
+from payloads import refund_json
 from pix.money import to_cents
+from repository.outbox import payment_event
 
 REFUND_WINDOW = timedelta(days=90)  # the API Pix allows refunds for 90 days after the Pix settled
 RECEIVED_PIX_SOURCES = ("api_pix", "reconciliation")
@@ -72,6 +74,9 @@ def record_refund_state(refund_id: str, status: str, detail: str | None) -> Refu
         return refund
     refund.status = status
     refund.detail = detail[:200] if detail else None
+    if status == RefundStatus.REFUNDED:
+        payment = db.session.get(Payment, refund.payment_id) if refund.payment_id else None
+        payment_event("payment.refunded", payment, refund=refund_json(refund))
     db.session.commit()
     return refund
 

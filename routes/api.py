@@ -10,15 +10,16 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
 from live_status import payment_status_json
+from payloads import payment_json
 from pix.psp_client import PspError
 from pix.qr import render_qr_png
 from repository.idempotency import KeyConflictError, claim_key, release_key, remember_answer
+from repository.outbox import payment_event
 from repository.payments import add_payment, database_is_up, get_payment_by_token, payments_of_order
 from repository.transactions import transaction
 from routes.errors import ApiError
 from routes.json_body import is_plain_text, json_object, required_amount
 from routes.payment_request import shop_fields
-from routes.presenters import payment_json
 
 bp = Blueprint("api", __name__)
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ def _create(key: str | None) -> Response:
             shop_metadata=shop.metadata,
             return_url=shop.return_url,
         )
+        payment_event("payment.created", payment)
         answer = jsonify(message="The payment has been created", payment=payment_json(payment))
         answer.status_code = 201
         if key is not None:

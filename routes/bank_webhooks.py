@@ -6,7 +6,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from db_models import NoticeOutcome
 from extensions import limiter
-from live_status import payment_status_json, publish_payment_status
+from jobs.live_relay import publish_new_events
+from live_status import payment_status_json
 from pix.signatures import InvalidSignatureError, verify_webhook
 from repository.bank_notices import BankNotice, apply_notice, idempotency_key, keep_unreadable_notice
 from routes.errors import ApiError
@@ -58,8 +59,8 @@ def confirm_pix_payment() -> Response:
     )
     if result.outcome in REFUSALS:
         raise ApiError(*REFUSALS[result.outcome])
+    publish_new_events()
     if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
-        publish_payment_status(result.payment)
         message = "The payment has been confirmed"
     else:
         message = "The payment was already confirmed"

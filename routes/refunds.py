@@ -2,33 +2,17 @@
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from db_models import Refund, RefundStatus
+from db_models import RefundStatus
 from extensions import limiter
 from jobs.refunds import new_refund_id, request_refund
-from live_status import iso_utc
+from payloads import refund_json
 from pix.api_pix import END_TO_END_ID, REFUND_ID
-from pix.money import from_cents, json_number
 from repository.refunds import RefundRefusedError, refund_by_id
 from routes.api import shop_key_is_valid
 from routes.errors import ApiError
 from routes.json_body import json_object, optional_string, required_amount, required_string
 
 bp = Blueprint("refunds", __name__)
-
-
-def refund_json(refund: Refund) -> dict:
-    """A refund as the shop sees it."""
-    return {
-        "refund_id": refund.refund_id,
-        "end_to_end_id": refund.end_to_end_id,
-        "payment_id": refund.payment_id,
-        "value": json_number(from_cents(refund.value_cents)),
-        "status": refund.status,
-        "description": refund.description,
-        "detail": refund.detail,
-        "created_at": iso_utc(refund.created_at),
-        "updated_at": iso_utc(refund.updated_at),
-    }
 
 
 def _shop_only() -> None:

@@ -1,0 +1,34 @@
+"""Waiting pages hear from the outbox: each paid or expired event is claimed by one process and emitted once.
+
+Right after its own commit a request tells the pages at once; a loop in every server catches what other
+processes committed (the worker's expiry sweep, a reconciliation run in a process of its own).
+"""
+
+import logging
+from collections.abc import Callable
+
+from db_models import Payment, db
+from live_status import publish_payment_status
+from repository.outbox import claim_live_events
+
+log = logging.getLogger(__name__)
+
+
+def publish_new_events() -> int:
+    """Emit payment_status for the events no process has emitted yet; how many."""
+    events = claim_live_events()
+    for event in events:
+        payment = db.session.get(Payment, event.payment_id) if event.payment_id else None
+        if payment is not None:
+            publish_payment_status(payment)
+    return len(events)
+
+
+def relay_forever(run: Callable[[], object], sleep: Callable[[float], None], seconds: float) -> None:
+    """Call run every seconds; a failure is logged and the next run comes as planned."""
+    while True:
+        sleep(seconds)
+        try:
+            run()
+        except Exception:  # a background loop must outlive any one bad run
+            log.exception("live relay run failed")

@@ -1,0 +1,77 @@
+"""How payments, refunds and bank notices look to the shop: in API answers and in the events it is sent.
+
+Rendered inside a request, or inside links_context() where there is none (a worker, a CLI); links are built on
+PUBLIC_BASE_URL when it is set.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import current_app, has_request_context, request, url_for
+
+from db_models import BankNotification, Payment, Refund
+from live_status import iso_utc, payment_status_json
+from pix.money import from_cents, json_number
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """A link for the shop: on PUBLIC_BASE_URL when set (workers have no request to take a host from)."""
+    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    return base + url_for(endpoint, **values)
+
+
+@contextmanager
+def links_context() -> Iterator[None]:
+    """A request context to build links in, when there is no request (PUBLIC_BASE_URL, or this server's address)."""
+    if has_request_context():
+        yield
+        return
+    base = current_app.config["PUBLIC_BASE_URL"] or current_app.config["LOCAL_BASE_URL"]
+    with current_app.test_request_context(base_url=base):
+        yield
+
+
+def payment_json(payment: Payment) -> dict[str, Any]:
+    """The full payment for the shop that created it (the course contract plus extensions)."""
+    return payment_status_json(payment) | {
+        "bank_payment_id": payment.bank_payment_id,
+        "txid": payment.txid,
+        "order_id": payment.order_id,
+        "description": payment.description,
+        "metadata": payment.shop_metadata or {},
+        "return_url": payment.return_url,
+        "qr_code": payment.qr_code,
+        "pix_copy_paste": payment.pix_copy_paste,
+        "qr_code_url": absolute_url("api.qr_code", name=payment.qr_code),
+        "page_url": absolute_url("pages.payment_page", token=payment.token),
+        "status_url": absolute_url("api.payment_status", token=payment.token),
+    }
+
+
+def refund_json(refund: Refund) -> dict[str, Any]:
+    """A refund as the shop sees it."""
+    return {
+        "refund_id": refund.refund_id,
+        "end_to_end_id": refund.end_to_end_id,
+        "payment_id": refund.payment_id,
+        "value": json_number(from_cents(refund.value_cents)),
+        "status": refund.status,
+        "description": refund.description,
+        "detail": refund.detail,
+        "created_at": iso_utc(refund.created_at),
+        "updated_at": iso_utc(refund.updated_at),
+    }
+
+
+def notice_json(notice: BankNotification) -> dict[str, Any]:
+    """What the bank said, for the shop: which payment it named, how much, when, and what became of it."""
+    return {
+        "source": notice.source,
+        "message_id": notice.idempotency_key,
+        "payment_key": notice.payment_key,
+        "value": None if notice.value_cents is None else json_number(from_cents(notice.value_cents)),
+        "transferred_at": iso_utc(notice.transferred_at),
+        "received_at": iso_utc(notice.received_at),
+        "outcome": notice.outcome,
+    }
