@@ -30,7 +30,7 @@ from extensions import limiter, migrate, socketio
 from middleware import TrustedHosts, WholeBody, origin_checker
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
-from routes import api, api_pix_webhook, bank_webhooks, docs, pages, refunds
+from routes import api, api_pix_webhook, bank_webhooks, docs, pages, refunds, webhook_endpoints
 from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
 from routes.realtime import register_socket_handlers
@@ -113,11 +113,12 @@ def register_middleware(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the JSON API, the buyer's pages, the API Pix webhook when enabled, and the API docs."""
+    """Mount the JSON API (payments, refunds, webhooks), the pages, the API Pix webhook when enabled, the docs."""
     app.url_map.converters["page_token"] = PageTokenConverter
     app.register_blueprint(api.bp)
     app.register_blueprint(bank_webhooks.bp)
     app.register_blueprint(refunds.bp)
+    app.register_blueprint(webhook_endpoints.bp)
     app.register_blueprint(pages.bp)
     if app.config["PIX_WEBHOOK_AUTH"] != "off":
         app.register_blueprint(api_pix_webhook.bp, url_prefix=app.config["PIX_WEBHOOK_PATH"])

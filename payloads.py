@@ -1,4 +1,4 @@
-"""How payments, refunds and bank notices look to the shop: in API answers and in the events it is sent.
+"""How payments, refunds, notices and webhook deliveries look to the shop: in API answers and in the events sent.
 
 Rendered inside a request, or inside links_context() where there is none (a worker, a CLI); links are built on
 PUBLIC_BASE_URL when it is set.
@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import current_app, has_request_context, request, url_for
 
-from db_models import BankNotification, Payment, Refund
+from db_models import BankNotification, OutboxEvent, Payment, Refund, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from live_status import iso_utc, payment_status_json
 from pix.money import from_cents, json_number
 
@@ -75,3 +75,56 @@ def notice_json(notice: BankNotification) -> dict[str, Any]:
         "received_at": iso_utc(notice.received_at),
         "outcome": notice.outcome,
     }
+
+
+def endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    """An endpoint as the shop set it; its secrets and the password or token towards it are never shown here."""
+    auth = endpoint.auth and {name: value for name, value in endpoint.auth.items() if name in ("type", "username")}
+    return {
+        "id": endpoint.id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "event_types": endpoint.event_types,
+        "headers": endpoint.headers,
+        "auth": None
+        if auth is None
+        else {"type": auth["type"]} | ({"username": auth["username"]} if "username" in auth else {}),
+        "retry_schedule": endpoint.retry_schedule,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "created_at": iso_utc(endpoint.created_at),
+        "updated_at": iso_utc(endpoint.updated_at),
+    }
+
+
+def attempt_json(attempt: WebhookAttempt) -> dict[str, Any]:
+    """One try: when, the answer's status (None when there was none), how long, the error, the answer's first bytes."""
+    return {
+        "started_at": iso_utc(attempt.started_at),
+        "status_code": attempt.status_code,
+        "duration_ms": attempt.duration_ms,
+        "error": attempt.error,
+        "response_excerpt": attempt.response_excerpt,
+    }
+
+
+def delivery_json(
+    delivery: WebhookDelivery, event: OutboxEvent | None = None, attempts: list[WebhookAttempt] | None = None
+) -> dict[str, Any]:
+    """A delivery, with its event's payload and its attempts when given."""
+    answer: dict[str, Any] = {
+        "id": delivery.id,
+        "event_id": delivery.event_id,
+        "endpoint_id": delivery.endpoint_id,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "next_attempt_at": iso_utc(delivery.next_attempt_at) if delivery.status == "pending" else None,
+        "last_error": delivery.last_error,
+        "delivered_at": iso_utc(delivery.delivered_at),
+        "created_at": iso_utc(delivery.created_at),
+    }
+    if event is not None:
+        answer["event"] = event.payload
+    if attempts is not None:
+        answer["attempt_log"] = [attempt_json(attempt) for attempt in attempts]
+    return answer

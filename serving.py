@@ -7,10 +7,13 @@ from flask import Flask
 
 from db_models import db
 from extensions import socketio
+from jobs.deliveries import run_worker
+from jobs.live_relay import publish_new_events, relay_forever
 from jobs.reconciliation import reconcile, run_every
 
 MAX_GREEN_THREADS = 20_000
 LISTEN_BACKLOG = 2048
+LIVE_RELAY_SECONDS = 1.0
 
 
 def start_reconciliation(app: Flask) -> None:
@@ -30,9 +33,25 @@ def start_reconciliation(app: Flask) -> None:
     socketio.start_background_task(run_every, seconds, run, socketio.sleep)
 
 
+def start_outbox_jobs(app: Flask) -> None:
+    """Tell waiting pages what other processes committed and, for the embedded default, deliver webhooks here."""
+
+    def relay() -> None:
+        with app.app_context():
+            try:
+                publish_new_events()
+            finally:
+                db.session.remove()
+
+    socketio.start_background_task(relay_forever, relay, socketio.sleep, LIVE_RELAY_SECONDS)
+    if app.config["PIX_WORKER_IN_SERVER"]:
+        socketio.start_background_task(run_worker, app, socketio.sleep, app.config["WEBHOOK_WORKER_CONCURRENCY"])
+
+
 def serve(app: Flask, host: str, port: int) -> None:
     """Serve app and its websockets until interrupted."""
     start_reconciliation(app)
+    start_outbox_jobs(app)
     if app.config["SOCKETIO_ASYNC_MODE"] != "eventlet":
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
         return

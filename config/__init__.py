@@ -14,6 +14,7 @@ from config.api_pix import api_pix_settings
 from config.production import DEVELOPMENT_PIX_KEY, refuse_unsafe_production
 from config.shop import DEVELOPMENT_RETURN_SECRET, shop_settings
 from config.values import ConfigError, boolean, host_rules, one_of, positive_decimal, whole_number
+from config.webhooks import webhook_settings
 from pix.merchant import load_merchant
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, webhook_key
 
@@ -73,6 +74,12 @@ DEFAULTS: dict[str, Any] = {
     "HTTP_HEADER_TIMEOUT": 10,
     "SOCKETIO_PING_INTERVAL": 25,
     "SOCKETIO_PING_TIMEOUT": 20,
+    "WEBHOOK_ALLOW_PRIVATE": None,  # development: allowed; production: refused
+    "WEBHOOK_ALLOWED_NETWORKS": None,
+    "PIX_WORKER_IN_SERVER": True,
+    "WEBHOOK_WORKER_CONCURRENCY": 16,
+    "WEBHOOK_SECRET_OVERLAP_HOURS": 24,
+    "SAMPLE_SHOP_ENABLED": None,  # development: on; production: off
 }
 ENVIRONMENTS = ("development", "production")
 ASYNC_MODES = ("eventlet", "threading")
@@ -173,6 +180,7 @@ def _deployment(settings: dict[str, Any]) -> None:
     _trusted_hosts(settings)
     api_pix_settings(settings)
     shop_settings(settings)
+    webhook_settings(settings)
 
 
 def _trusted_hosts(settings: dict[str, Any]) -> None:

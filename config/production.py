@@ -51,6 +51,10 @@ def refuse_unsafe_production(settings: dict[str, Any]) -> None:
         raise ConfigError(REFUSE + "a RETURN_URL_SECRET that is not random: generate one as .env.example shows")
     if settings["PIX_SIMULATOR_URL"]:
         raise ConfigError(REFUSE + "PIX_SIMULATOR_URL: buyers would be offered a fake bank")
+    if settings["SAMPLE_SHOP_ENABLED"]:
+        raise ConfigError(REFUSE + "SAMPLE_SHOP_ENABLED: it is a demo receiver open to anyone")
+    if settings["WEBHOOK_ALLOW_PRIVATE"]:
+        raise ConfigError(REFUSE + "WEBHOOK_ALLOW_PRIVATE: list the networks endpoints may use in WEBHOOK_ALLOWED_NETWORKS")
     psp = settings["PIX_PSP"]
     if psp is not None and not (psp.api_url.startswith("https://") and psp.token_url.startswith("https://")):
         raise ConfigError(REFUSE + "a PIX_PSP_API_URL or PIX_PSP_TOKEN_URL without https: the PSP's API is mutual TLS")

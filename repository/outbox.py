@@ -15,6 +15,8 @@ from db_models.base import now_utc
 from live_status import iso_utc
 from payloads import links_context, payment_json
 
+# Every event the shop can be sent; endpoints filter them with "*", "payment.*" or these names.
+EVENT_TYPES = ("payment.created", "payment.paid", "payment.expired", "payment.refused", "payment.refunded")
 # The events a waiting page hears about (as payment_status); the others only go to the shop.
 LIVE_TYPES = {"payment.paid", "payment.expired"}
 
@@ -69,10 +71,12 @@ def record_event(event_type: str, payment: Payment | None, data: dict[str, Any])
 def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
     """Events no process has told the waiting pages about yet; claimed, so exactly one process tells them."""
     now = now_utc()
+    unsent = db.select(OutboxEvent.id).where(OutboxEvent.live_sent_at.is_(None)).limit(limit)
     claimed = (
         db.session.execute(
             update(OutboxEvent)
-            .where(OutboxEvent.live_sent_at.is_(None))
+            # Conditional on still being unsent: of two processes claiming at once, one wins each event.
+            .where(OutboxEvent.id.in_(unsent), OutboxEvent.live_sent_at.is_(None))
             .values(live_sent_at=now)
             .returning(OutboxEvent.id),
             execution_options={"synchronize_session": False},
@@ -83,7 +87,7 @@ def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
     db.session.commit()
     if not claimed:
         return []
-    query = db.select(OutboxEvent).where(OutboxEvent.id.in_(claimed[:limit])).order_by(OutboxEvent.created_at)
+    query = db.select(OutboxEvent).where(OutboxEvent.id.in_(claimed)).order_by(OutboxEvent.created_at)
     return list(db.session.execute(query).scalars())
 
 

@@ -4,9 +4,12 @@ import logging
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import update
 
 from db_models import Payment, PaymentStatus, db
 from db_models.base import now_utc
@@ -96,3 +99,35 @@ def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime
         .limit(limit)
     )
     return list(db.session.execute(query).scalars())
+
+
+def announce_expired(deadline_before: datetime, record: Callable[[Payment], object], limit: int = 200) -> int:
+    """Mark unpaid payments whose deadline is before deadline_before as announced, once each, calling record
+    for each in the same transaction (it writes payment.expired); how many."""
+    due = (
+        db.select(Payment.id)
+        .where(
+            Payment.status == PaymentStatus.PENDING,
+            Payment.expiration_date < deadline_before,
+            Payment.expiry_announced_at.is_(None),
+        )
+        .limit(limit)
+    )
+    with transaction():
+        # A conditional UPDATE: of two processes sweeping at once, each payment is announced by exactly one.
+        announced = (
+            db.session.execute(
+                update(Payment)
+                .where(
+                    Payment.id.in_(due), Payment.expiry_announced_at.is_(None), Payment.status == PaymentStatus.PENDING
+                )
+                .values(expiry_announced_at=now_utc())
+                .returning(Payment),
+                execution_options={"synchronize_session": False},
+            )
+            .scalars()
+            .all()
+        )
+        for payment in announced:
+            record(payment)
+    return len(announced)

@@ -74,3 +74,20 @@ def is_plain_text(text: str) -> bool:
 def optional_string(body: dict[str, Any], field: str, max_length: int) -> str | None:
     """Like required_string, but None when the field is absent or null."""
     return None if body.get(field) is None else required_string(body, field, max_length)
+
+
+def is_whole(value: object) -> bool:
+    """A JSON whole number (parsed as Decimal), never true, false or 1.5."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        return False
+    return value.is_finite() and value == value.to_integral_value() if isinstance(value, Decimal) else True
+
+
+def optional_whole(body: dict[str, Any], field: str, low: int, high: int) -> int | None:
+    """A whole number within [low, high] from body[field], None when absent or null, or a 400 naming the field."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if not is_whole(value) or not low <= value <= high:
+        raise ApiError(400, "invalid_field", f"{field} must be a whole number from {low} to {high}", field)
+    return int(value)

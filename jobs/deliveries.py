@@ -1,0 +1,166 @@
+"""The delivery worker: sends the outbox's events to the shop's endpoints, signed, retried, in order per payment.
+
+It runs inside the server for the embedded default (PIX_WORKER_IN_SERVER) and as `flask pix worker` in a
+process of its own; any number of them share the work through the database's leases.
+"""
+
+import base64
+import json
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+from flask import Flask, current_app
+from standardwebhooks.webhooks import Webhook
+
+from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookEndpoint, db
+from db_models.base import now_utc
+from jobs.safe_http import TIMEOUT, BlockedAddressError, post
+from repository.deliveries import claim_deliveries, delivery_parts, hold, record_attempt
+from repository.idempotency import forget_old_keys
+from repository.outbox import payment_event
+from repository.payments import announce_expired
+from repository.webhook_endpoints import disable_for_gone, signing_secrets
+
+log = logging.getLogger(__name__)
+JITTER = 0.2  # each wait is stretched or shrunk by up to a fifth, so failed deliveries do not come back in a herd
+MIN_WAIT_AFTER_429 = 60.0
+MAX_WAIT = 24 * 3600.0
+USER_AGENT = "pix-checkout-webhooks/1"
+
+
+def worker_name() -> str:
+    """This host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def signed_headers(event: OutboxEvent, endpoint: WebhookEndpoint, body: bytes, now: datetime) -> dict[str, str]:
+    """Standard Webhooks headers: webhook-id is the event's id (the same on every retry), one v1 per secret."""
+    signatures = [Webhook(secret).sign(event.id, now, body.decode()) for secret in signing_secrets(endpoint, now)]
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT} | dict(endpoint.headers or {})
+    headers |= {"webhook-id": event.id, "webhook-timestamp": str(int(now.timestamp()))}
+    headers["webhook-signature"] = " ".join(signatures)
+    auth = endpoint.auth or {}
+    if auth.get("type") == "bearer":
+        headers["Authorization"] = f"Bearer {auth['token']}"
+    elif auth.get("type") == "basic":
+        pair = f"{auth['username']}:{auth['password']}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    return headers
+
+
+def next_wait(attempts: int, schedule: list[int], answer_status: int | None, retry_after: float | None) -> float | None:
+    """Seconds until the next try after the attempts-th failure, or None when the schedule is spent."""
+    if attempts > len(schedule):
+        return None
+    wait = schedule[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 (spreads retries)
+    if answer_status == 429:
+        wait = max(wait, MIN_WAIT_AFTER_429)  # the endpoint asked for room: give it plenty
+    if retry_after is not None:
+        wait = max(wait, retry_after)
+    return min(wait, MAX_WAIT)
+
+
+def deliver(client: httpx.Client, delivery_id: int, worker: str) -> DeliveryStatus | None:
+    """One attempt at one claimed delivery; where it stands afterwards."""
+    parts = delivery_parts(delivery_id)
+    if parts is None:
+        return None
+    delivery, event, endpoint = parts
+    if not endpoint.enabled:
+        hold(delivery.id)
+        return DeliveryStatus.HELD
+    now = now_utc()
+    body = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    started = time.monotonic()
+    status_code, retry_after, excerpt, error = None, None, None, None
+    try:
+        config = current_app.config
+        answer = post(
+            client,
+            endpoint.url,
+            body,
+            signed_headers(event, endpoint, body, now),
+            config["WEBHOOK_ALLOW_PRIVATE"],
+            config["WEBHOOK_ALLOWED_NETWORKS"],
+        )
+        status_code, retry_after, excerpt = answer.status_code, answer.retry_after, answer.excerpt
+    except (httpx.HTTPError, BlockedAddressError, OSError) as failure:
+        error = f"{type(failure).__name__}: {failure}"[:300]
+    attempt = WebhookAttempt(
+        started_at=now,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        status_code=status_code,
+        error=error,
+        response_excerpt=excerpt,
+    )
+    if status_code is not None and 200 <= status_code < 300:
+        record_attempt(delivery, worker, attempt, DeliveryStatus.DELIVERED, None)
+        return DeliveryStatus.DELIVERED
+    if status_code == 410:
+        record_attempt(delivery, worker, attempt, DeliveryStatus.HELD, None)
+        disable_for_gone(endpoint.id, f"answered 410 Gone on {format_datetime(now)}")
+        log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint.id)
+        return DeliveryStatus.HELD
+    wait = next_wait(delivery.attempts + 1, endpoint.retry_schedule, status_code, retry_after)
+    if wait is None:
+        record_attempt(delivery, worker, attempt, DeliveryStatus.DEAD, None)
+        log.warning("webhook delivery %s of %s to endpoint %s is dead", delivery.id, event.id, endpoint.id)
+        return DeliveryStatus.DEAD
+    record_attempt(delivery, worker, attempt, DeliveryStatus.PENDING, now + timedelta(seconds=wait))
+    return DeliveryStatus.PENDING
+
+
+def work_once(app: Flask, client: httpx.Client, pool: ThreadPoolExecutor, worker: str, batch: int) -> int:
+    """Claim a batch and deliver it in parallel (different payments); how many were claimed."""
+    with app.app_context():
+        ids = claim_deliveries(worker, batch)
+        db.session.remove()
+
+    def one(delivery_id: int) -> None:
+        with app.app_context():
+            try:
+                deliver(client, delivery_id, worker)
+            finally:
+                db.session.remove()
+
+    list(pool.map(one, ids))
+    return len(ids)
+
+
+def sweep(app: Flask) -> int:
+    """Record payment.expired for the payments whose deadline passed (once each), and forget old idempotency keys."""
+    with app.app_context():
+        try:
+            tolerance = app.config["PIX_CLOCK_TOLERANCE"]
+            expired = announce_expired(now_utc() - tolerance, lambda payment: payment_event("payment.expired", payment))
+            forget_old_keys(timedelta(hours=app.config["PIX_IDEMPOTENCY_HOURS"]))
+            return expired
+        finally:
+            db.session.remove()
+
+
+def run_worker(
+    app: Flask, sleep: Callable[[float], None], concurrency: int = 8, poll: float = 0.25, sweep_every: float = 5
+) -> None:
+    """Deliver forever: poll for due deliveries, and sweep expiries now and then."""
+    worker, last_sweep = worker_name(), 0.0
+    client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        while True:
+            try:
+                if time.monotonic() - last_sweep > sweep_every:
+                    sweep(app)
+                    last_sweep = time.monotonic()
+                if work_once(app, client, pool, worker, concurrency * 4) == 0:
+                    sleep(poll)
+            except Exception:  # the worker must outlive any one bad round
+                log.exception("delivery round failed")
+                sleep(poll)

@@ -1,0 +1,129 @@
+"""The shop's webhook endpoints: create, change, enable and disable (holding their deliveries), rotate secrets."""
+
+import base64
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+
+from db_models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, db
+from db_models.base import now_utc
+from live_status import iso_utc
+
+# Immediately, then as the Standard Webhooks example: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h, 24 h (~3 days).
+DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400]
+SECRET_BYTES = 24
+MAX_OLD_SECRETS = 10
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: whsec_ and the base64 of random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def create_endpoint(**fields: Any) -> WebhookEndpoint:
+    """A new enabled endpoint with a fresh secret; fields as WebhookEndpoint takes them."""
+    fields = {"retry_schedule": DEFAULT_RETRY_SCHEDULE, "enabled": True, "headers": {}} | fields
+    endpoint = WebhookEndpoint(secrets=[{"secret": new_secret(), "expires_at": None}], **fields)
+    db.session.add(endpoint)
+    db.session.commit()
+    return endpoint
+
+
+def endpoint_by_id(endpoint_id: int) -> WebhookEndpoint | None:
+    """One endpoint, or None."""
+    return db.session.get(WebhookEndpoint, endpoint_id)
+
+
+def all_endpoints() -> list[WebhookEndpoint]:
+    """Every endpoint, oldest first."""
+    return list(db.session.execute(db.select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars())
+
+
+def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
+    """Change an endpoint; disabling holds its pending deliveries, enabling sends what was held, in order."""
+    enabled = changes.pop("enabled", None)
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    if enabled is not None and enabled != endpoint.enabled:
+        endpoint.enabled, endpoint.disabled_reason = enabled, None if enabled else "disabled by the shop"
+        held, pending = (DeliveryStatus.HELD, DeliveryStatus.PENDING)
+        before, after = (held, pending) if enabled else (pending, held)
+        db.session.execute(
+            db.update(WebhookDelivery)
+            .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == before)
+            .values(status=after, next_attempt_at=now_utc(), attempts=0 if enabled else WebhookDelivery.attempts)
+        )
+    db.session.commit()
+    return endpoint
+
+
+def disable_for_gone(endpoint_id: int, reason: str) -> None:
+    """The endpoint answered 410 Gone: stop sending, keep every delivery for when the shop enables it again."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is not None and endpoint.enabled:
+        update_endpoint(endpoint, enabled=False)
+        endpoint.disabled_reason = reason[:200]
+        db.session.commit()
+
+
+def rotate_secret(endpoint: WebhookEndpoint, old_ones_last: timedelta) -> str:
+    """A new secret; the unexpired old ones keep signing for old_ones_last, so the shop can switch without a gap."""
+    now = now_utc()
+    last_until = iso_utc(now + old_ones_last)
+    kept = [secret | {"expires_at": secret["expires_at"] or last_until} for secret in live_secrets(endpoint, now)]
+    kept = [secret for secret in kept if datetime.fromisoformat(secret["expires_at"]) > now][-MAX_OLD_SECRETS:]
+    fresh = new_secret()
+    endpoint.secrets = [*kept, {"secret": fresh, "expires_at": None}]
+    db.session.commit()
+    return fresh
+
+
+def live_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[dict[str, Any]]:
+    """The secrets that have not expired, each with when it will ({"secret", "expires_at"}), newest last."""
+    return [
+        secret
+        for secret in endpoint.secrets
+        if secret["expires_at"] is None or datetime.fromisoformat(secret["expires_at"]) > now
+    ]
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """Every secret that has not expired: all of them sign each delivery."""
+    return [secret["secret"] for secret in live_secrets(endpoint, now)]
+
+
+def delete_endpoint(endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint with its deliveries and their attempts (the events themselves stay)."""
+    deliveries = db.select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id)
+    db.session.execute(db.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
+    db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
+    db.session.delete(endpoint)
+    db.session.commit()
+
+
+def endpoint_stats(endpoint_id: int, recent: int = 100) -> dict[str, Any]:
+    """Deliveries by status, and the success rate and median latency of the last recent attempts."""
+    counts = dict(
+        db.session.execute(
+            db.select(WebhookDelivery.status, func.count())
+            .where(WebhookDelivery.endpoint_id == endpoint_id)
+            .group_by(WebhookDelivery.status)
+        ).all()
+    )
+    attempts = db.session.execute(
+        db.select(WebhookAttempt.status_code, WebhookAttempt.duration_ms)
+        .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+        .where(WebhookDelivery.endpoint_id == endpoint_id)
+        .order_by(WebhookAttempt.id.desc())
+        .limit(recent)
+    ).all()
+    ok = [duration for status, duration in attempts if status is not None and 200 <= status < 300]
+    latencies = sorted(duration for _, duration in attempts)
+    return {
+        "deliveries": {status.value: counts.get(status.value, 0) for status in DeliveryStatus},
+        "recent_attempts": len(attempts),
+        "success_rate": round(len(ok) / len(attempts), 3) if attempts else None,
+        "median_latency_ms": latencies[len(latencies) // 2] if latencies else None,
+    }
