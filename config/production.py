@@ -54,7 +54,7 @@ def refuse_unsafe_production(settings: dict[str, Any]) -> None:
     if settings["SAMPLE_SHOP_ENABLED"]:
         raise ConfigError(REFUSE + "SAMPLE_SHOP_ENABLED: it is a demo receiver open to anyone")
     if settings["WEBHOOK_ALLOW_PRIVATE"]:
-        raise ConfigError(REFUSE + "WEBHOOK_ALLOW_PRIVATE: list the networks endpoints may use in WEBHOOK_ALLOWED_NETWORKS")
+        raise ConfigError(REFUSE + "WEBHOOK_ALLOW_PRIVATE: list endpoints' networks in WEBHOOK_ALLOWED_NETWORKS")
     psp = settings["PIX_PSP"]
     if psp is not None and not (psp.api_url.startswith("https://") and psp.token_url.startswith("https://")):
         raise ConfigError(REFUSE + "a PIX_PSP_API_URL or PIX_PSP_TOKEN_URL without https: the PSP's API is mutual TLS")
