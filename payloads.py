@@ -101,6 +101,7 @@ def attempt_json(attempt: WebhookAttempt) -> dict[str, Any]:
     """One try: when, the answer's status (None when there was none), how long, the error, the answer's first bytes."""
     return {
         "started_at": iso_utc(attempt.started_at),
+        "worker": attempt.worker,
         "status_code": attempt.status_code,
         "duration_ms": attempt.duration_ms,
         "error": attempt.error,

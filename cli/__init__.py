@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from cli import bank, psp  # noqa: F401  (importing a command module adds its commands to the group)
+from cli import bank, psp, webhooks  # noqa: F401  (importing a command module adds its commands to the group)
 from cli.group import pix_cli
 
 

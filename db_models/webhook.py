@@ -61,12 +61,13 @@ class WebhookDelivery(db.Model):
 
 
 class WebhookAttempt(db.Model):
-    """One try at a delivery: when, how it ended, how long it took, and the first bytes of the answer."""
+    """One try at a delivery: by whom, when, how it ended, how long it took, and the first bytes of the answer."""
 
     __tablename__ = "webhook_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("webhook_deliveries.id"), index=True)
+    worker: Mapped[str | None] = mapped_column(String(64))  # host:pid of the process that made it
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     duration_ms: Mapped[int] = mapped_column(Integer)
     status_code: Mapped[int | None] = mapped_column(Integer)

@@ -12,7 +12,7 @@ import random
 import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from email.utils import format_datetime
 
@@ -22,7 +22,8 @@ from standardwebhooks.webhooks import Webhook
 
 from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookEndpoint, db
 from db_models.base import now_utc
-from jobs.safe_http import TIMEOUT, BlockedAddressError, post
+from jobs import safe_http
+from jobs.safe_http import BlockedAddressError, Policy
 from repository.deliveries import claim_deliveries, delivery_parts, hold, record_attempt
 from repository.idempotency import forget_old_keys
 from repository.outbox import payment_event
@@ -34,6 +35,7 @@ JITTER = 0.2  # each wait is stretched or shrunk by up to a fifth, so failed del
 MIN_WAIT_AFTER_429 = 60.0
 MAX_WAIT = 24 * 3600.0
 USER_AGENT = "pix-checkout-webhooks/1"
+MAX_FAILURE_PAUSE = 30.0
 
 
 def worker_name() -> str:
@@ -44,7 +46,9 @@ def worker_name() -> str:
 def signed_headers(event: OutboxEvent, endpoint: WebhookEndpoint, body: bytes, now: datetime) -> dict[str, str]:
     """Standard Webhooks headers: webhook-id is the event's id (the same on every retry), one v1 per secret."""
     signatures = [Webhook(secret).sign(event.id, now, body.decode()) for secret in signing_secrets(endpoint, now)]
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT} | dict(endpoint.headers or {})
+    # identity: the answer's first bytes are kept as sent, and nothing is inflated here.
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    headers |= endpoint.headers or {}
     headers |= {"webhook-id": event.id, "webhook-timestamp": str(int(now.timestamp()))}
     headers["webhook-signature"] = " ".join(signatures)
     auth = endpoint.auth or {}
@@ -82,15 +86,8 @@ def deliver(client: httpx.Client, delivery_id: int, worker: str) -> DeliveryStat
     started = time.monotonic()
     status_code, retry_after, excerpt, error = None, None, None, None
     try:
-        config = current_app.config
-        answer = post(
-            client,
-            endpoint.url,
-            body,
-            signed_headers(event, endpoint, body, now),
-            config["WEBHOOK_ALLOW_PRIVATE"],
-            config["WEBHOOK_ALLOWED_NETWORKS"],
-        )
+        headers = signed_headers(event, endpoint, body, now)
+        answer = safe_http.post(client, endpoint.url, body, headers, policy(current_app))
         status_code, retry_after, excerpt = answer.status_code, answer.retry_after, answer.excerpt
     except (httpx.HTTPError, BlockedAddressError, OSError) as failure:
         error = f"{type(failure).__name__}: {failure}"[:300]
@@ -118,21 +115,33 @@ def deliver(client: httpx.Client, delivery_id: int, worker: str) -> DeliveryStat
     return DeliveryStatus.PENDING
 
 
-def work_once(app: Flask, client: httpx.Client, pool: ThreadPoolExecutor, worker: str, batch: int) -> int:
-    """Claim a batch and deliver it in parallel (different payments); how many were claimed."""
+def policy(app: Flask) -> Policy:
+    """The SSRF guard and attempt deadline the settings ask for."""
+    config = app.config
+    return Policy(
+        config["WEBHOOK_ALLOW_PRIVATE"], config["WEBHOOK_ALLOWED_NETWORKS"], config["WEBHOOK_TIMEOUT_SECONDS"]
+    )
+
+
+def deliver_in_app(app: Flask, client: httpx.Client, delivery_id: int, worker: str) -> DeliveryStatus | None:
+    """deliver, in an app context of its own (a worker thread has none)."""
     with app.app_context():
-        ids = claim_deliveries(worker, batch)
-        db.session.remove()
+        try:
+            return deliver(client, delivery_id, worker)
+        except Exception:  # its lease runs out and another attempt follows; this thread goes on
+            log.exception("webhook delivery %s failed", delivery_id)
+            return None
+        finally:
+            db.session.remove()
 
-    def one(delivery_id: int) -> None:
-        with app.app_context():
-            try:
-                deliver(client, delivery_id, worker)
-            finally:
-                db.session.remove()
 
-    list(pool.map(one, ids))
-    return len(ids)
+def claim(app: Flask, worker: str, limit: int) -> list[int]:
+    """claim_deliveries, in an app context of its own."""
+    with app.app_context():
+        try:
+            return claim_deliveries(worker, limit, app.config["WEBHOOK_LEASE"])
+        finally:
+            db.session.remove()
 
 
 def sweep(app: Flask) -> int:
@@ -148,19 +157,44 @@ def sweep(app: Flask) -> int:
 
 
 def run_worker(
-    app: Flask, sleep: Callable[[float], None], concurrency: int = 8, poll: float = 0.25, sweep_every: float = 5
+    app: Flask,
+    sleep: Callable[[float], None],
+    concurrency: int = 16,
+    poll: float = 0.2,
+    sweep_every: float = 5,
+    worker: str | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Deliver forever: poll for due deliveries, and sweep expiries now and then."""
-    worker, last_sweep = worker_name(), 0.0
-    client = httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False)
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        while True:
+    """Deliver forever, concurrency at a time, and sweep expiries now and then.
+
+    Deliveries are claimed only when threads are free to start them at once, so no claim waits out its lease
+    behind a slow endpoint, and a slow endpoint holds one thread, never a whole batch. When stopping() turns
+    true, nothing new is claimed and the attempts under way are finished.
+    """
+    worker, last_sweep, failures = worker or worker_name(), 0.0, 0
+    http = safe_http.client()
+    running: set[Future] = set()
+    refill = max(1, concurrency // 4)  # claim in handfuls, not one query per finished delivery
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook") as pool:
+        while not stopping():
             try:
                 if time.monotonic() - last_sweep > sweep_every:
                     sweep(app)
                     last_sweep = time.monotonic()
-                if work_once(app, client, pool, worker, concurrency * 4) == 0:
+                free = concurrency - len(running)
+                ids = claim(app, worker, free) if free >= refill else []
+                running |= {pool.submit(deliver_in_app, app, http, delivery_id, worker) for delivery_id in ids}
+                failures = 0
+                if ids and len(ids) == free:
+                    continue  # there may be more due: claim again as soon as threads are free
+                if running:  # busy, or nothing more due: until an attempt ends, or the next poll
+                    running = wait(running, timeout=poll, return_when=FIRST_COMPLETED).not_done
+                else:
                     sleep(poll)
-            except Exception:  # the worker must outlive any one bad round
-                log.exception("delivery round failed")
-                sleep(poll)
+            except Exception as error:  # the worker must outlive any one bad round (the database down, say)
+                if failures == 0:
+                    log.exception("delivery round failed; retrying with growing pauses")
+                else:
+                    log.error("delivery round failed again (%d): %s", failures + 1, error)
+                failures += 1
+                sleep(min(MAX_FAILURE_PAUSE, poll * 2**failures))

@@ -2,20 +2,29 @@
 
 The host is resolved here, every address it resolves to is checked, and the connection goes to the checked
 address (with the name kept for the Host header and TLS), so a DNS answer cannot change between check and use.
+Every read and write of one attempt shares one deadline, so an endpoint that trickles its answer a byte at a
+time cannot hold a worker past its total (per-read timeouts alone would let it).
 """
 
 import ipaddress
 import socket
+import ssl
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 from urllib.parse import urlsplit, urlunsplit
 
+import httpcore
 import httpx
 
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # each connect, write and read
-TOTAL_SECONDS = 15.0
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # each connect, write and read, within the attempt's total
 EXCERPT_BYTES = 2000
+
+
+_deadline: ContextVar[float] = ContextVar("attempt_deadline", default=float("inf"))
 
 
 class BlockedAddressError(Exception):
@@ -44,27 +53,102 @@ def checked_address(host: str, port: int, allow_private: bool, allowed: list[IPv
     raise BlockedAddressError(f"{host} resolves only to addresses that are not public: {addresses[0]}")
 
 
-def post(
-    client: httpx.Client, url: str, body: bytes, headers: dict[str, str], allow_private: bool, allowed: list
-) -> Answer:
-    """POST body to url through its checked address; httpx errors and BlockedAddressError pass through."""
+def _within_deadline(timeout: float | None) -> float:
+    remaining = _deadline.get() - time.monotonic()
+    if remaining <= 0:
+        raise httpcore.ReadTimeout("the attempt ran out of time")
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the current attempt's deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self.stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.stream.read(max_bytes, _within_deadline(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.stream.write(buffer, _within_deadline(timeout))
+
+    def close(self) -> None:
+        self.stream.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.stream.start_tls(ssl_context, server_hostname, _within_deadline(timeout)))
+
+    def get_extra_info(self, info: str) -> object:
+        return self.stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, **options: object
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(super().connect_tcp(host, port, _within_deadline(timeout), **options))  # type: ignore[arg-type]
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__(retries=0)
+        # httpx takes no network backend, so its pool is rebuilt around ours (same TLS context as httpx's default).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(),
+        )
+
+
+def client() -> httpx.Client:
+    """An HTTP client for endpoints: attempt deadlines, no proxies from the environment, no redirects."""
+    return httpx.Client(transport=_DeadlineTransport(), timeout=TIMEOUT, follow_redirects=False, trust_env=False)
+
+
+@contextmanager
+def attempt_deadline(seconds: float) -> Iterator[None]:
+    """Within this block, all network waits together end after seconds."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where endpoints may be and how long one attempt may take."""
+
+    allow_private: bool
+    allowed: list[IPv4Network | IPv6Network]
+    total_seconds: float
+
+
+def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], policy: Policy) -> Answer:
+    """POST body to url through its checked address within policy.total_seconds; httpx errors and
+    BlockedAddressError pass through."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = checked_address(host, port, allow_private, allowed)
+    address = checked_address(host, port, policy.allow_private, policy.allowed)
     literal = f"[{address}]" if ":" in address else address
     pinned = urlunsplit(parts._replace(netloc=f"{literal}:{port}"))
     request_headers = headers | {"Host": parts.netloc.rsplit("@", 1)[-1]}
-    started = time.monotonic()
-    with client.stream(
-        "POST", pinned, content=body, headers=request_headers, extensions={"sni_hostname": host}, follow_redirects=False
-    ) as response:
-        # Only the first bytes are kept, and reading stops at the total deadline: an endpoint that answers
-        # forever, or a gigabyte, costs this worker nothing.
+    with (
+        attempt_deadline(policy.total_seconds),
+        client.stream(
+            "POST", pinned, content=body, headers=request_headers, extensions={"sni_hostname": host}
+        ) as response,
+    ):
+        # Only the first bytes are kept: an endpoint that answers a gigabyte costs this worker nothing.
         excerpt = b""
-        for chunk in response.iter_bytes():
+        for chunk in response.iter_raw():
             excerpt += chunk
-            if len(excerpt) >= EXCERPT_BYTES or time.monotonic() - started > TOTAL_SECONDS:
+            if len(excerpt) >= EXCERPT_BYTES:
                 break
     text = excerpt[:EXCERPT_BYTES].decode("utf-8", "replace")
     return Answer(response.status_code, retry_after(response.headers.get("Retry-After")), text)

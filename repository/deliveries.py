@@ -12,13 +12,13 @@ from sqlalchemy.orm import aliased
 from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, db
 from db_models.base import now_utc
 
-LEASE = timedelta(seconds=60)  # longer than any one attempt may take
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.HELD)
 FINISHED = (DeliveryStatus.DEAD, DeliveryStatus.DELIVERED)
 
 
-def claim_deliveries(worker: str, limit: int) -> list[int]:
-    """Up to limit deliveries due now, each the next one of its (endpoint, payment), leased to worker."""
+def claim_deliveries(worker: str, limit: int, lease: timedelta) -> list[int]:
+    """Up to limit deliveries due now, each the next one of its (endpoint, payment), leased to worker for lease
+    (longer than any one attempt may take)."""
     now = now_utc()
     earlier = aliased(WebhookDelivery)
     # An event waits for the events of its payment before it, at the same endpoint (a refund never overtakes
@@ -46,7 +46,7 @@ def claim_deliveries(worker: str, limit: int) -> list[int]:
         db.session.execute(
             db.update(WebhookDelivery)
             .where(WebhookDelivery.id.in_(ids), free)
-            .values(locked_by=worker, locked_until=now + LEASE)
+            .values(locked_by=worker, locked_until=now + lease)
             .returning(WebhookDelivery.id),
             execution_options={"synchronize_session": False},
         )
@@ -72,7 +72,7 @@ def record_attempt(
     delivery: WebhookDelivery, worker: str, attempt: WebhookAttempt, status: DeliveryStatus, next_at: datetime | None
 ) -> None:
     """Keep the attempt and where the delivery stands now; release the lease, if it is still this worker's."""
-    attempt.delivery_id = delivery.id
+    attempt.delivery_id, attempt.worker = delivery.id, worker
     db.session.add(attempt)
     values: dict = {"status": status, "attempts": delivery.attempts + 1, "locked_by": None, "locked_until": None}
     values["last_error"] = attempt.error or (

@@ -2,7 +2,7 @@
 
 import base64
 import secrets
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -71,22 +71,26 @@ def disable_for_gone(endpoint_id: int, reason: str) -> None:
 def rotate_secret(endpoint: WebhookEndpoint, old_ones_last: timedelta) -> str:
     """A new secret; the unexpired old ones keep signing for old_ones_last, so the shop can switch without a gap."""
     now = now_utc()
-    last_until = iso_utc(now + old_ones_last)
-    kept = [secret | {"expires_at": secret["expires_at"] or last_until} for secret in live_secrets(endpoint, now)]
-    kept = [secret for secret in kept if datetime.fromisoformat(secret["expires_at"]) > now][-MAX_OLD_SECRETS:]
+    last_until = now + old_ones_last
+    # An old secret stops at its own expiry or at this rotation's, whichever comes first: 0 h retires them now.
+    kept = [
+        secret | {"expires_at": iso_utc(min(last_until, _expiry(secret)))}
+        for secret in live_secrets(endpoint, now)
+        if min(last_until, _expiry(secret)) > now
+    ][-MAX_OLD_SECRETS:]
     fresh = new_secret()
     endpoint.secrets = [*kept, {"secret": fresh, "expires_at": None}]
     db.session.commit()
     return fresh
 
 
+def _expiry(secret: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(secret["expires_at"]) if secret["expires_at"] else datetime.max.replace(tzinfo=UTC)
+
+
 def live_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[dict[str, Any]]:
     """The secrets that have not expired, each with when it will ({"secret", "expires_at"}), newest last."""
-    return [
-        secret
-        for secret in endpoint.secrets
-        if secret["expires_at"] is None or datetime.fromisoformat(secret["expires_at"]) > now
-    ]
+    return [secret for secret in endpoint.secrets if _expiry(secret) > now]
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:

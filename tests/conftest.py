@@ -22,6 +22,7 @@ from extensions import socketio
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
 from tests.fake_psp import FakePsp
 from tests.live_server import LiveServer
+from tests.services import fresh_postgres_database
 
 CONFIRMATION_URL = "/payments/pix/confirmation"
 # Hypothesis (and schemathesis through it) caches what it learns; never inside the repository tree.
@@ -52,6 +53,17 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def postgres_app(app_config: dict[str, Any]) -> Iterator[Flask]:
+    """The app on a fresh PostgreSQL database of its own (skips, or fails under CI, without PostgreSQL)."""
+    with fresh_postgres_database() as url:
+        app = create_app(app_config | {"DATABASE_URL": url, "AUTO_MIGRATE": True})
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The checkout on PostgreSQL: migrations, exact money, races, and connections that bad input cannot poison."""
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -20,16 +19,6 @@ from tests.conftest import CONFIRMATION_URL
 from tests.services import fresh_postgres_database
 
 CONCURRENT_CONFIRMATIONS = 50
-
-
-@pytest.fixture
-def postgres_app(app_config: dict[str, Any]) -> Iterator[Flask]:
-    with fresh_postgres_database() as url:
-        app = create_app(app_config | {"DATABASE_URL": url, "AUTO_MIGRATE": True})
-        yield app
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()
 
 
 def test_postgres_urls_use_the_green_pg8000_driver(postgres_app: Flask) -> None:

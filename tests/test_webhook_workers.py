@@ -1,0 +1,180 @@
+"""Delivery workers at work, on PostgreSQL: payments in parallel and each payment's events in order, several
+workers without sending one attempt twice, a killed worker's claims taken over, expiry announced once."""
+
+import json
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_socketio import SocketIOTestClient
+from sqlalchemy import func
+
+from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookDelivery, db
+from jobs.deliveries import run_worker, sweep
+from jobs.live_relay import publish_new_events
+from tests.cluster import wait_for
+from tests.live_server import stop_process
+from tests.receiver import Received, Receiver, Reply
+from tests.webhook_worker import deliveries, start_worker
+
+
+@pytest.fixture
+def app(postgres_app: Flask) -> Flask:
+    """Every test here on PostgreSQL, where several processes share the work."""
+    return postgres_app
+
+
+def add_endpoint(client: FlaskClient, url: str) -> None:
+    assert client.post("/webhooks/endpoints", json={"url": url, "retry_schedule": [1, 1, 1]}).status_code == 201
+
+
+def count(app: Flask, model: Any, *conditions: Any) -> int:
+    with app.app_context():
+        return db.session.execute(db.select(func.count()).select_from(model).where(*conditions)).scalar_one()
+
+
+def test_each_payments_events_arrive_in_order_while_payments_go_in_parallel(
+    app: Flask, client: FlaskClient, confirm: Callable, make_payment: Callable
+) -> None:
+    slow: list[int] = []
+
+    def answer(_number: int, request: Received) -> Reply:
+        # The first payment's created event takes 1.5 s to be taken: its paid event must wait, the others not.
+        event = json.loads(request.body)
+        return Reply(delay=1.5 if [event["data"]["payment"]["id"], event["type"]] == [*slow, "payment.created"] else 0)
+
+    with Receiver(answer=answer) as receiver:
+        add_endpoint(client, receiver.url)
+        payments = [make_payment() for _ in range(6)]
+        slow.append(payments[0]["id"])
+        for payment in payments:
+            confirm(payment)
+        stop = threading.Event()
+        worker = threading.Thread(target=run_worker, args=(app, time.sleep, 8), kwargs={"stopping": stop.is_set})
+        worker.start()
+        try:
+            wait_for(lambda: len(receiver.received) == 12, timeout=20)
+        finally:
+            stop.set()
+            worker.join(timeout=10)
+        arrivals = [(event["data"]["payment"]["id"], event["type"]) for event in receiver.events()]
+
+    for payment in payments:  # created before paid, for every payment
+        assert arrivals.index((payment["id"], "payment.created")) < arrivals.index((payment["id"], "payment.paid"))
+    assert arrivals[-1] == (slow[0], "payment.paid")  # everything else went by while the slow one was taken
+    assert not worker.is_alive()
+    assert count(app, WebhookDelivery, WebhookDelivery.status == DeliveryStatus.DELIVERED) == 12
+
+
+def test_two_worker_processes_share_postgresql_and_never_send_an_attempt_twice(
+    app: Flask, client: FlaskClient, tmp_path: Path
+) -> None:
+    with Receiver(answer=lambda _n, _r: Reply(delay=0.01)) as receiver:
+        add_endpoint(client, receiver.url)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda _: client.post("/payments/pix", json={"value": 5}).status_code, range(200)))
+        url = app.config["DATABASE_URL"]
+        workers = [start_worker(url, tmp_path / f"worker-{n}.log") for n in range(2)]
+        try:
+            wait_for(lambda: len(receiver.received) >= 200, timeout=60)
+            time.sleep(1)  # anything sent twice would arrive meanwhile
+        finally:
+            for worker in workers:
+                stop_process(worker)
+        ids = [request.headers["webhook-id"] for request in receiver.received]
+
+    assert len(ids) == 200 and len(set(ids)) == 200
+    with app.app_context():
+        by_worker = dict(
+            db.session.execute(db.select(WebhookAttempt.worker, func.count()).group_by(WebhookAttempt.worker)).all()
+        )
+    assert len(by_worker) == 2 and sum(by_worker.values()) == 200, by_worker  # both took part
+    assert count(app, WebhookDelivery, WebhookDelivery.status == DeliveryStatus.DELIVERED) == 200
+
+
+def test_a_killed_workers_delivery_is_taken_over_and_delivered(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    first_taken = threading.Event()
+
+    def answer(number: int, _request: Received) -> Reply:
+        if number == 1:
+            first_taken.set()
+            return Reply(delay=1.5)  # the worker dies while waiting for this answer
+        return Reply()
+
+    with Receiver(answer=answer) as receiver:
+        add_endpoint(client, receiver.url)
+        client.post("/payments/pix", json={"value": 5})
+        url = app.config["DATABASE_URL"]
+        doomed = start_worker(url, tmp_path / "doomed.log")
+        try:
+            assert first_taken.wait(timeout=30)
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(timeout=10)
+        finally:
+            stop_process(doomed)
+        survivor = start_worker(url, tmp_path / "survivor.log")
+        try:
+            # The lease (2 x WEBHOOK_TIMEOUT_SECONDS + 5 = 9 s) runs out, then the survivor delivers.
+            wait_for(lambda: len(receiver.received) == 2, timeout=30)
+        finally:
+            stop_process(survivor)
+        ids = [request.headers["webhook-id"] for request in receiver.received]
+
+    assert ids[0] == ids[1]  # the same event, so the shop deduplicates the second
+    [delivery] = deliveries(app)
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 1
+
+
+def test_a_stopped_worker_finishes_the_attempt_under_way(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    with Receiver(answer=lambda _n, _r: Reply(delay=1.0)) as receiver:
+        add_endpoint(client, receiver.url)
+        client.post("/payments/pix", json={"value": 5})
+        worker = start_worker(app.config["DATABASE_URL"], tmp_path / "worker.log")
+        try:
+            wait_for(lambda: len(receiver.received) == 1, timeout=30)
+            worker.terminate()
+            assert worker.wait(timeout=10) == 0
+        finally:
+            stop_process(worker)
+    [delivery] = deliveries(app)
+    assert delivery.status == DeliveryStatus.DELIVERED
+    assert "every attempt under way was finished" in (tmp_path / "worker.log").read_text()
+
+
+def test_concurrent_sweeps_announce_each_expiry_exactly_once(
+    app: Flask, expire: Callable, make_payment: Callable
+) -> None:
+    payments = [make_payment() for _ in range(30)]
+    for payment in payments:
+        expire(payment)
+    with ThreadPoolExecutor(6) as pool:
+        announced = sum(pool.map(lambda _: sweep(app), range(12)))
+    assert announced == 30
+    with app.app_context():
+        per_payment = defaultdict(int)
+        for event in db.session.execute(db.select(OutboxEvent).where(OutboxEvent.type == "payment.expired")).scalars():
+            per_payment[event.payment_id] += 1
+    assert per_payment == {payment["id"]: 1 for payment in payments}
+
+
+def test_a_waiting_page_hears_of_its_expiry_once_from_the_outbox(
+    app: Flask, socket_client: SocketIOTestClient, make_payment: Callable, expire: Callable, token_of: Callable
+) -> None:
+    payment = make_payment()
+    assert socket_client.emit("subscribe", {"token": token_of(payment)}, callback=True)["ok"]
+    socket_client.get_received()
+    expire(payment)
+    sweep(app)
+    with app.app_context():
+        assert publish_new_events() == 1
+        assert publish_new_events() == 0
+    statuses = [packet["args"][0]["status"] for packet in socket_client.get_received()]
+    assert statuses == ["expired"]
