@@ -34,6 +34,7 @@ from routes import api, api_pix_webhook, bank_webhooks, docs, pages, refunds, we
 from routes.converters import PageTokenConverter
 from routes.errors import register_error_handlers
 from routes.realtime import register_socket_handlers
+from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
 from routes.security_headers import register_security_headers
 from routes.socket_budget import ConnectionBudget
 from serving import serve
@@ -113,7 +114,7 @@ def register_middleware(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the JSON API (payments, refunds, webhooks), the pages, the API Pix webhook when enabled, the docs."""
+    """Mount the JSON API, the pages, and what is enabled: the API Pix webhook, the docs, the demo shop."""
     app.url_map.converters["page_token"] = PageTokenConverter
     app.register_blueprint(api.bp)
     app.register_blueprint(bank_webhooks.bp)
@@ -124,6 +125,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(api_pix_webhook.bp, url_prefix=app.config["PIX_WEBHOOK_PATH"])
     if app.config["API_DOCS_ENABLED"]:
         app.register_blueprint(docs.bp)
+    if app.config["SAMPLE_SHOP_ENABLED"]:
+        register_sample_shop(app)
 
 
 def main() -> None:
@@ -141,6 +144,9 @@ def main() -> None:
     log.info("PIX checkout (%s) serving on %s", app.config["APP_ENV"], base)
     log.info("Open %s/ to create a test payment and watch its page", base)
     log.info("Confirm one as the bank would: .venv/bin/flask --app app pix confirm <bank_payment_id> --url %s", base)
+    if app.config["SAMPLE_SHOP_ENABLED"]:
+        ensure_sample_endpoint(app)
+        log.info("The demo shop lists the webhooks it receives at %s/demo-shop/", base)
     if app.config["PIX_SIMULATOR_URL"]:
         log.info("Or pay it at the PSP simulator, %s (each payment page links there)", app.config["PIX_SIMULATOR_URL"])
     serve(app, host, port)

@@ -26,7 +26,7 @@ def clock(seconds: int) -> str:
 
 
 def register_template_filters(app: Flask) -> None:
-    """Make brl, cents_brl, local_datetime, clock and the refund labels available to templates."""
+    """Make brl, cents_brl, local_datetime, clock, iso_local_time and the refund labels available to templates."""
     display_zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
 
     def local_datetime(moment: datetime) -> str:
@@ -37,3 +37,7 @@ def register_template_filters(app: Flask) -> None:
     app.add_template_global(REFUND_LABELS, "refund_labels")
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(clock, "clock")
+    app.add_template_filter(
+        lambda iso: format_datetime(datetime.fromisoformat(iso), "HH:mm:ss", tzinfo=display_zone, locale="pt_BR"),
+        "iso_local_time",
+    )

@@ -76,6 +76,8 @@ class LiveServer(CheckoutClient):
         self.env |= {"HOST": "127.0.0.1", "PORT": str(self.port), "DATABASE_URL": f"sqlite:///{self.database}"}
         # The suites send hundreds of requests from one address; rate limits have tests of their own.
         self.env |= {"RATELIMIT_ENABLED": "false"}
+        # Generated endpoints (schemathesis) must not send the worker after random hosts; its tests start it.
+        self.env |= {"PIX_WORKER_IN_SERVER": "false"}
         self.env |= settings
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -4,6 +4,16 @@
   var form = document.getElementById("demo-form");
   var error = document.getElementById("demo-error");
 
+  // With the demo shop on, the payment carries an order reference and the way back to the shop.
+  function order(value) {
+    var body = { value: value };
+    if (form.dataset.returnUrl) {
+      body.order_id = "pedido-" + Date.now();
+      body.return_url = form.dataset.returnUrl;
+    }
+    return body;
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     error.textContent = "";
@@ -13,7 +23,7 @@
     fetch(form.action, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ value: value })
+      body: JSON.stringify(order(value))
     })
       .then(function (response) { return response.json().then(function (body) { return [response, body]; }); })
       .then(function (pair) {

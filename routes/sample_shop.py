@@ -1,0 +1,105 @@
+"""The demo shop of development: it receives this checkout's webhooks, verifies each, and lists them live.
+
+A newcomer running `make run` sees the whole loop: create, pay, the page turns paid, the shop is told. It is
+also what a shop's receiver should do: verify the signature over the raw body first, deduplicate on webhook-id.
+"""
+
+import json
+from collections import deque
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, render_template, request
+from flask_socketio import join_room
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from db_models.base import now_utc
+from extensions import socketio
+from live_status import iso_utc
+from pix.return_link import verify_return
+from repository.webhook_endpoints import all_endpoints, create_endpoint, live_secrets
+
+bp = Blueprint("sample_shop", __name__, url_prefix="/demo-shop")
+NAMESPACE = "/demo-shop"
+EVENT = "shop_event"
+PATH = "/demo-shop/webhooks"
+KEPT = 100
+STATUS_LABELS = {"pending": "aguardando", "paid": "pago", "expired": "expirado"}
+
+
+def _received() -> deque:
+    return current_app.extensions.setdefault("sample_shop_events", deque(maxlen=KEPT))
+
+
+def _verified(body: bytes) -> dict[str, Any] | None:
+    """The event, when one of the demo endpoint's secrets signed it; else None."""
+    for endpoint in all_endpoints():
+        if endpoint.url.endswith(PATH):
+            for secret in live_secrets(endpoint, now_utc()):
+                try:
+                    return Webhook(secret["secret"]).verify(body.decode("utf-8", "replace"), dict(request.headers))
+                except WebhookVerificationError:
+                    continue
+    return None
+
+
+def _summary(event: dict[str, Any] | None, body: bytes, verified: bool) -> dict[str, Any]:
+    if event is None:
+        try:
+            event = json.loads(body)
+        except ValueError:
+            event = None
+    payment = ((event or {}).get("data") or {}).get("payment") or {} if isinstance(event, dict) else {}
+    return {
+        "received_at": iso_utc(now_utc()),
+        "webhook_id": request.headers.get("webhook-id", "")[:64],
+        "type": str((event or {}).get("type", "?"))[:40] if isinstance(event, dict) else "?",
+        "payment_id": payment.get("id") if isinstance(payment, dict) else None,
+        "order_id": payment.get("order_id") if isinstance(payment, dict) else None,
+        "status": STATUS_LABELS.get(payment.get("status")) if isinstance(payment, dict) else None,
+        "verified": verified,
+    }
+
+
+@bp.post("/webhooks")
+def receive() -> tuple[str, int]:
+    """Take one event: verify first, list it (verified or not), and answer 204, or 400 when unverified."""
+    body = request.get_data()
+    event = _verified(body)
+    item = _summary(event, body, event is not None)
+    seen = {old["webhook_id"] for old in _received() if old["verified"]}
+    item["duplicate"] = event is not None and item["webhook_id"] in seen
+    _received().appendleft(item)
+    socketio.emit(EVENT, item, namespace=NAMESPACE)
+    return "", 204 if event is not None else 400
+
+
+@bp.get("/")
+def events_page() -> str:
+    """The events received so far; new ones appear live."""
+    return render_template("demo_shop.html", events=list(_received()))
+
+
+@bp.get("/retorno")
+def return_page() -> str:
+    """Where the paid page sends the buyer back: the shop checks the link's signature before saying "paid"."""
+    valid = verify_return(request.args, current_app.config["RETURN_URL_KEY"], now_utc())
+    return render_template("demo_shop_return.html", valid=valid, query=request.args)
+
+
+def _watch(_auth: Any = None) -> bool:
+    join_room("demo-shop")
+    return True
+
+
+def register_sample_shop(app: Flask) -> None:
+    """Mount the demo shop and its live namespace (development only: production refuses SAMPLE_SHOP_ENABLED)."""
+    app.register_blueprint(bp)
+    socketio.on_event("connect", _watch, namespace=NAMESPACE)
+
+
+def ensure_sample_endpoint(app: Flask) -> None:
+    """Register the demo shop as an endpoint of this server, once: the events of `make run` go to it."""
+    url = app.config["LOCAL_BASE_URL"] + PATH
+    with app.app_context():
+        if not any(endpoint.url == url for endpoint in all_endpoints()):
+            create_endpoint(url=url, description="Loja de demonstração (make run)", event_types=["*"])
