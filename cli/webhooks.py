@@ -53,7 +53,7 @@ def _headers(pairs: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--header", "headers", multiple=True, help="An extra header, Name=value (repeatable).")
 @click.option("--bearer", help="Send Authorization: Bearer <this> to the endpoint.")
-@click.option("--retry", help="Comma-separated seconds before each retry. Default: about three days.")
+@click.option("--retry", help='Comma-separated seconds before each retry ("" for none). Default: about 3 days.')
 @click.option("--description")
 def create(
     url: str, events: str, headers: tuple[str, ...], bearer: str | None, retry: str | None, description: str | None
@@ -66,9 +66,9 @@ def create(
     }
     if bearer:
         body["auth"] = {"type": "bearer", "token": bearer}
-    if retry:
+    if retry is not None:  # "" for no retries at all
         try:
-            body["retry_schedule"] = [Decimal(wait.strip()) for wait in retry.split(",")]
+            body["retry_schedule"] = [Decimal(wait) for wait in retry.split(",") if wait.strip()]
         except ArithmeticError:
             raise click.BadParameter("list whole seconds, like 5,300,1800", param_hint="--retry") from None
     if description:

@@ -18,6 +18,7 @@ class Reply:
     body: bytes = b"ok"
     delay: float = 0.0
     trickle: float = 0.0  # seconds between each byte of the status line and headers
+    raw: bytes | None = None  # sent as is instead of an HTTP answer (garbage, half an answer)
 
 
 @dataclass
@@ -54,6 +55,10 @@ class Receiver:
                 head = f"HTTP/1.1 {reply.status} X\r\nContent-Length: {len(body)}\r\n"
                 head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items()) + "\r\n"
                 try:
+                    if reply.raw is not None:
+                        self.wfile.write(reply.raw)
+                        self.close_connection = True
+                        return
                     if reply.trickle:
                         for byte in head.encode():
                             self.wfile.write(bytes([byte]))

@@ -217,3 +217,66 @@ def test_any_refund_request(hostile_app: Flask, body: Any, refund_id: str) -> No
     finally:
         hostile_app.extensions["pix_provider"] = static
     assert_still_works(hostile_app)
+
+
+endpoint_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "url": st.sampled_from(["https://loja.example/hook", "http://127.0.0.1:9/x"]) | hostile_text | json_values,
+        "event_types": st.lists(st.sampled_from(["*", "payment.*", "payment.paid"]) | hostile_text, max_size=3)
+        | json_values,
+        "headers": st.dictionaries(hostile_strings(1, 20) | st.sampled_from(["X-Loja", "Host"]), hostile_text)
+        | json_values,
+        "auth": st.fixed_dictionaries({"type": st.sampled_from(["bearer", "basic"]), "token": hostile_text})
+        | json_values,
+        "retry_schedule": st.lists(st.integers(-10, 10**6) | st.floats() | st.booleans(), max_size=4) | json_values,
+        "enabled": json_values,
+        "description": json_values,
+    },
+)
+
+
+valid_endpoints = st.fixed_dictionaries(
+    {"url": st.sampled_from(["https://loja.example/hook", "http://127.0.0.1:9/x?a=1"])},
+    optional={
+        "event_types": st.just(["payment.*"]),
+        "headers": st.just({"X-Loja": "1"}),
+        "retry_schedule": st.just([1]),
+    },
+)
+
+
+def post_json(client: FlaskClient, path: str, body: Any) -> Any:
+    return client.post(path, data=json.dumps(body), content_type="application/json")
+
+
+@EXAMPLES
+@given(
+    body=endpoint_bodies, valid=valid_endpoints, extra_key=hostile_text, since=json_values | hostile_text, path=tokens
+)
+def test_any_webhook_endpoint_request(
+    hostile_app: Flask, body: Any, valid: dict, extra_key: str, since: Any, path: str
+) -> None:
+    client = hostile_app.test_client()
+    before = len(client.get("/webhooks/endpoints").get_json()["endpoints"])
+    created = post_json(client, "/webhooks/endpoints", body)
+    assert created.status_code in (201, 400), created.get_data(as_text=True)
+    if created.status_code == 400:
+        assert set(created.get_json()["error"]) <= {"status", "code", "message", "field"}
+    after = len(client.get("/webhooks/endpoints").get_json()["endpoints"])
+    assert after == before + (created.status_code == 201)  # an endpoint is created whole, or not at all
+    endpoint = f"/webhooks/endpoints/{post_json(client, '/webhooks/endpoints', valid).get_json()['endpoint']['id']}"
+    unchanged = client.get(endpoint).get_json()["endpoint"]
+    changed = client.patch(endpoint, data=json.dumps(body | {extra_key: since}), content_type="application/json")
+    assert changed.status_code in (200, 400), changed.get_data(as_text=True)
+    if changed.status_code == 400:  # a refused change changes nothing
+        assert client.get(endpoint).get_json()["endpoint"] == unchanged
+    assert_not_5xx(post_json(client, f"{endpoint}/rotate-secret", body))
+    assert client.delete(endpoint).status_code == 204
+    encoded = path_segment(path)
+    query = f"status={encoded}&limit={encoded}&endpoint_id={encoded}"
+    for url in ("/webhooks/endpoints/{}", "/webhooks/deliveries/{}", "/webhooks/endpoints/{}/deliveries"):
+        assert_not_5xx(client.get(url.format(encoded), query_string=query))
+    assert_not_5xx(client.get("/webhooks/dead-letters", query_string=query))
+    assert_not_5xx(post_json(client, "/webhooks/dead-letters/redeliver", {"since": since, "endpoint_id": since}))
+    assert_still_works(hostile_app)

@@ -1,0 +1,123 @@
+"""Nothing a shop's endpoint does, and nothing its URL resolves to, can turn the worker against us: the SSRF
+guard, and property-based hostile answers from a real receiving server."""
+
+from collections.abc import Iterator
+from ipaddress import ip_network
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import create_app
+from db_models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, db
+from jobs.safe_http import EXCERPT_BYTES, BlockedAddressError, checked_address
+from tests.receiver import Receiver, Reply
+from tests.webhook_worker import deliver_due, deliveries, retries_due_now
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "10.1.2.3", "192.168.0.10", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "localhost"],  # noqa: S104
+)
+def test_addresses_that_are_not_public_are_refused(host: str) -> None:
+    with pytest.raises(BlockedAddressError):
+        checked_address(host, 443, allow_private=False, allowed=[])
+
+
+def test_listed_networks_and_development_may_be_called() -> None:
+    assert checked_address("10.1.2.3", 443, allow_private=False, allowed=[ip_network("10.0.0.0/8")]) == "10.1.2.3"
+    assert checked_address("127.0.0.1", 443, allow_private=True, allowed=[]) == "127.0.0.1"
+    assert checked_address("8.8.8.8", 443, allow_private=False, allowed=[]) == "8.8.8.8"
+
+
+@pytest.fixture
+def guarded_config(app_config: dict) -> dict:
+    return app_config | {"WEBHOOK_ALLOW_PRIVATE": "false"}
+
+
+def test_with_the_guard_on_an_endpoint_on_a_private_address_is_refused(guarded_config: dict) -> None:
+    client = create_app(guarded_config).test_client()
+    for url in ("http://127.0.0.1:8080/hook", "https://10.0.0.5/hook", "https://[::1]/hook", "http://localhost/x"):
+        response = client.post("/webhooks/endpoints", json={"url": url})
+        assert response.status_code == 400, url
+        assert response.get_json()["error"]["code"] == "endpoint_address_refused"
+
+
+def test_the_guard_is_checked_again_at_each_attempt(app_config: dict, guarded_config: dict) -> None:
+    # An endpoint accepted while its name pointed elsewhere (DNS rebinding) is refused when it is called.
+    with Receiver() as receiver:
+        allowed = create_app(guarded_config | {"WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"})
+        allowed.test_client().post("/webhooks/endpoints", json={"url": receiver.url, "retry_schedule": []})
+        guarded = create_app(guarded_config)
+        guarded.test_client().post("/payments/pix", json={"value": 5})
+        deliver_due(guarded)
+        assert receiver.received == []
+    [delivery] = deliveries(guarded)
+    assert delivery.status == DeliveryStatus.DEAD and "BlockedAddressError" in delivery.last_error
+
+
+statuses = st.integers(200, 599)
+header_names = st.sampled_from(["Retry-After", "Location", "Content-Type", "X-Junk", "Content-Encoding"])
+header_values = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+replies = st.builds(
+    Reply,
+    status=statuses,
+    headers=st.dictionaries(header_names, header_values, max_size=3),
+    body=st.binary(max_size=5000) | st.just(b"\xff" * 100_000),
+) | st.builds(
+    Reply,
+    raw=st.binary(max_size=200)
+    | st.sampled_from([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", b"HTTP/1.1 999 ?\r\n\r\n", b"\x00" * 64]),
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_receiver() -> Iterator[Receiver]:
+    with Receiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def worker_app(tmp_path_factory: pytest.TempPathFactory, hostile_receiver: Receiver) -> Iterator[Flask]:
+    """One app whose endpoint is the hostile receiver; every example adds a payment and delivers it."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.delenv("DATABASE_URL", raising=False)
+        database = tmp_path_factory.mktemp("guard") / "g.db"
+        app = create_app({"TESTING": True, "SOCKETIO_ASYNC_MODE": "threading", "DATABASE_URL": f"sqlite:///{database}"})
+        app.test_client().post("/webhooks/endpoints", json={"url": hostile_receiver.url, "retry_schedule": [1, 1]})
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def newest_delivery(app: Flask) -> tuple[WebhookDelivery, Any]:
+    with app.app_context():
+        delivery = db.session.execute(db.select(WebhookDelivery).order_by(WebhookDelivery.id.desc())).scalars().first()
+        endpoint = db.session.get(WebhookEndpoint, delivery.endpoint_id)
+        db.session.expunge_all()
+        return delivery, endpoint
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(reply=replies)
+def test_any_answer_is_recorded_and_never_breaks_the_worker(
+    worker_app: Flask, hostile_receiver: Receiver, reply: Reply
+) -> None:
+    hostile_receiver.answer = lambda _n, _r: reply
+    client: FlaskClient = worker_app.test_client()
+    client.patch("/webhooks/endpoints/1", json={"enabled": True})
+    client.post("/payments/pix", json={"value": 5})
+    retries_due_now(worker_app)
+    deliver_due(worker_app)
+    delivery, endpoint = newest_delivery(worker_app)
+    answered_2xx = reply.raw is None and 200 <= reply.status < 300
+    assert (delivery.status == DeliveryStatus.DELIVERED) == answered_2xx, (delivery.status, delivery.last_error)
+    if reply.raw is None and reply.status == 410:
+        assert delivery.status == DeliveryStatus.HELD and not endpoint.enabled
+    log = client.get("/webhooks/endpoints/1/deliveries?limit=1").get_json()["deliveries"][0]["attempt_log"]
+    assert log and all(len(attempt["response_excerpt"] or "") <= EXCERPT_BYTES for attempt in log)
+    assert client.get("/health").status_code == 200
