@@ -23,6 +23,7 @@ __all__ = ["DEFAULTS", "DEVELOPMENT_PIX_KEY", "ConfigError", "load_settings"]
 DEFAULTS: dict[str, Any] = {
     "APP_ENV": "development",
     "DATABASE_URL": None,
+    "DATABASE_POOL_SIZE": 20,
     "AUTO_MIGRATE": None,
     "PIX_WEBHOOK_SECRET": DEVELOPMENT_WEBHOOK_SECRET,
     "SHOP_API_KEY": None,
@@ -132,6 +133,12 @@ def _database(settings: dict[str, Any], instance_path: str) -> None:
             url = "postgresql+pg8000://" + url.removeprefix(plain)
     settings["DATABASE_URL"] = settings["SQLALCHEMY_DATABASE_URI"] = url
     embedded = url.startswith("sqlite")
+    pool = settings["DATABASE_POOL_SIZE"] = whole_number(settings["DATABASE_POOL_SIZE"], "DATABASE_POOL_SIZE", 5, 500)
+    if not embedded:
+        # Connections are kept, not opened per request: opening one costs far more than any query here.
+        settings.setdefault(
+            "SQLALCHEMY_ENGINE_OPTIONS", {"pool_size": pool, "max_overflow": 10, "pool_pre_ping": False}
+        )
     # Only the embedded database migrates itself; shared databases migrate once, by `flask db upgrade`.
     auto = settings["AUTO_MIGRATE"]
     settings["AUTO_MIGRATE"] = embedded if auto is None else boolean(auto, "AUTO_MIGRATE")

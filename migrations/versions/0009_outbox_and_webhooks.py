@@ -74,9 +74,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", "endpoint_id", name=op.f("uq_webhook_deliveries_event_id")),
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_webhook_deliveries_endpoint_id"), ["endpoint_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"), ["next_attempt_at"], unique=False)
-        batch_op.create_index(batch_op.f("ix_webhook_deliveries_status"), ["status"], unique=False)
+        # Claiming walks the due ones in time order; each checks for an unfinished earlier one of its payment.
+        batch_op.create_index("ix_webhook_deliveries_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_webhook_deliveries_order", ["endpoint_id", "payment_id", "sequence"], unique=False)
 
     op.create_table(
         "webhook_attempts",
@@ -112,9 +112,8 @@ def downgrade() -> None:
 
     op.drop_table("webhook_attempts")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_status"))
-        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_next_attempt_at"))
-        batch_op.drop_index(batch_op.f("ix_webhook_deliveries_endpoint_id"))
+        batch_op.drop_index("ix_webhook_deliveries_order")
+        batch_op.drop_index("ix_webhook_deliveries_due")
 
     op.drop_table("webhook_deliveries")
     with op.batch_alter_table("outbox_events", schema=None) as batch_op:
