@@ -31,7 +31,7 @@ from middleware import TrustedHosts, WholeBody, origin_checker
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
 from routes import api, api_pix_webhook, bank_webhooks, docs, pages, refunds, webhook_endpoints
-from routes.converters import PageTokenConverter
+from routes.converters import PageTokenConverter, RowIdConverter
 from routes.errors import register_error_handlers
 from routes.realtime import register_socket_handlers
 from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
@@ -116,6 +116,7 @@ def register_middleware(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Mount the JSON API, the pages, and what is enabled: the API Pix webhook, the docs, the demo shop."""
     app.url_map.converters["page_token"] = PageTokenConverter
+    app.url_map.converters["row_id"] = RowIdConverter
     app.register_blueprint(api.bp)
     app.register_blueprint(bank_webhooks.bp)
     app.register_blueprint(refunds.bp)

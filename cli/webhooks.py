@@ -4,7 +4,7 @@ import json
 import signal
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,7 @@ from db_models import WebhookEndpoint
 from db_models.base import now_utc
 from jobs.deliveries import run_worker
 from payloads import delivery_json
+from pix.instants import parse_instant
 from repository import deliveries, webhook_endpoints
 from routes.endpoint_request import endpoint_fields
 from routes.errors import ApiError
@@ -173,11 +174,8 @@ def redeliver(delivery_id: int | None, since: str | None, endpoint_id: int | Non
             raise click.ClickException(f"delivery {delivery_id} does not exist or is still pending or held")
         click.echo(f"delivery {delivery_id} will be sent again")
         return
-    try:
-        moment = datetime.fromisoformat(since)  # type: ignore[arg-type]
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+    moment = parse_instant(since)
+    if moment is None:
         raise click.BadParameter("an ISO 8601 time with its offset, like 2026-12-01T00:00:00Z", param_hint="--since")
     count = deliveries.redeliver_dead_since(moment, endpoint_id)
     click.echo(f"{count} dead letter{'s' if count != 1 else ''} since {moment.isoformat()} will be sent again")

@@ -17,18 +17,18 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 import httpx
-from flask import Flask, current_app
+from flask import Flask
 from standardwebhooks.webhooks import Webhook
 
-from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookEndpoint, db
+from db_models import DeliveryStatus, db
 from db_models.base import now_utc
 from jobs import safe_http
 from jobs.safe_http import BlockedAddressError, Policy
-from repository.deliveries import claim_deliveries, delivery_parts, hold, record_attempt
+from repository.deliveries import Job, claim_jobs, hold, record_attempt
 from repository.idempotency import forget_old_keys
 from repository.outbox import payment_event
 from repository.payments import announce_expired
-from repository.webhook_endpoints import disable_for_gone, signing_secrets
+from repository.webhook_endpoints import disable_for_gone, live_secrets
 
 log = logging.getLogger(__name__)
 JITTER = 0.2  # each wait is stretched or shrunk by up to a fifth, so failed deliveries do not come back in a herd
@@ -43,15 +43,16 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def signed_headers(event: OutboxEvent, endpoint: WebhookEndpoint, body: bytes, now: datetime) -> dict[str, str]:
+def signed_headers(job: Job, body: bytes, now: datetime) -> dict[str, str]:
     """Standard Webhooks headers: webhook-id is the event's id (the same on every retry), one v1 per secret."""
-    signatures = [Webhook(secret).sign(event.id, now, body.decode()) for secret in signing_secrets(endpoint, now)]
+    secrets = live_secrets(job.secrets, now)
+    signatures = [Webhook(secret["secret"]).sign(job.event_id, now, body.decode()) for secret in secrets]
     # identity: the answer's first bytes are kept as sent, and nothing is inflated here.
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
-    headers |= endpoint.headers or {}
-    headers |= {"webhook-id": event.id, "webhook-timestamp": str(int(now.timestamp()))}
+    headers |= job.headers or {}
+    headers |= {"webhook-id": job.event_id, "webhook-timestamp": str(int(now.timestamp()))}
     headers["webhook-signature"] = " ".join(signatures)
-    auth = endpoint.auth or {}
+    auth = job.auth or {}
     if auth.get("type") == "bearer":
         headers["Authorization"] = f"Bearer {auth['token']}"
     elif auth.get("type") == "basic":
@@ -72,46 +73,41 @@ def next_wait(attempts: int, schedule: list[int], answer_status: int | None, ret
     return min(wait, MAX_WAIT)
 
 
-def deliver(client: httpx.Client, delivery_id: int, worker: str) -> DeliveryStatus | None:
+def deliver(client: httpx.Client, job: Job, worker: str, guard: Policy) -> DeliveryStatus:
     """One attempt at one claimed delivery; where it stands afterwards."""
-    parts = delivery_parts(delivery_id)
-    if parts is None:
-        return None
-    delivery, event, endpoint = parts
-    if not endpoint.enabled:
-        hold(delivery.id)
+    if not job.enabled:
+        hold(job.delivery_id)
         return DeliveryStatus.HELD
     now = now_utc()
-    body = json.dumps(event.payload, separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps(job.payload, separators=(",", ":"), ensure_ascii=False).encode()
     started = time.monotonic()
     status_code, retry_after, excerpt, error = None, None, None, None
     try:
-        headers = signed_headers(event, endpoint, body, now)
-        answer = safe_http.post(client, endpoint.url, body, headers, policy(current_app))
+        answer = safe_http.post(client, job.url, body, signed_headers(job, body, now), guard)
         status_code, retry_after, excerpt = answer.status_code, answer.retry_after, answer.excerpt
     except (httpx.HTTPError, BlockedAddressError, OSError) as failure:
         error = f"{type(failure).__name__}: {failure}"[:300]
-    attempt = WebhookAttempt(
-        started_at=now,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        status_code=status_code,
-        error=error,
-        response_excerpt=excerpt,
-    )
+    attempt = {
+        "started_at": now,
+        "duration_ms": int((time.monotonic() - started) * 1000),
+        "status_code": status_code,
+        "error": error,
+        "response_excerpt": excerpt,
+    }
     if status_code is not None and 200 <= status_code < 300:
-        record_attempt(delivery, worker, attempt, DeliveryStatus.DELIVERED, None)
+        record_attempt(job, worker, attempt, DeliveryStatus.DELIVERED, None)
         return DeliveryStatus.DELIVERED
     if status_code == 410:
-        record_attempt(delivery, worker, attempt, DeliveryStatus.HELD, None)
-        disable_for_gone(endpoint.id, f"answered 410 Gone on {format_datetime(now)}")
-        log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint.id)
+        record_attempt(job, worker, attempt, DeliveryStatus.HELD, None)
+        disable_for_gone(job.endpoint_id, f"answered 410 Gone on {format_datetime(now)}")
+        log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", job.endpoint_id)
         return DeliveryStatus.HELD
-    wait = next_wait(delivery.attempts + 1, endpoint.retry_schedule, status_code, retry_after)
+    wait = next_wait(job.attempts + 1, job.retry_schedule, status_code, retry_after)
     if wait is None:
-        record_attempt(delivery, worker, attempt, DeliveryStatus.DEAD, None)
-        log.warning("webhook delivery %s of %s to endpoint %s is dead", delivery.id, event.id, endpoint.id)
+        record_attempt(job, worker, attempt, DeliveryStatus.DEAD, None)
+        log.warning("webhook delivery %s of %s to endpoint %s is dead", job.delivery_id, job.event_id, job.endpoint_id)
         return DeliveryStatus.DEAD
-    record_attempt(delivery, worker, attempt, DeliveryStatus.PENDING, now + timedelta(seconds=wait))
+    record_attempt(job, worker, attempt, DeliveryStatus.PENDING, now + timedelta(seconds=wait))
     return DeliveryStatus.PENDING
 
 
@@ -123,23 +119,23 @@ def policy(app: Flask) -> Policy:
     )
 
 
-def deliver_in_app(app: Flask, client: httpx.Client, delivery_id: int, worker: str) -> DeliveryStatus | None:
+def deliver_in_app(app: Flask, client: httpx.Client, job: Job, worker: str) -> DeliveryStatus | None:
     """deliver, in an app context of its own (a worker thread has none)."""
     with app.app_context():
         try:
-            return deliver(client, delivery_id, worker)
+            return deliver(client, job, worker, policy(app))
         except Exception:  # its lease runs out and another attempt follows; this thread goes on
-            log.exception("webhook delivery %s failed", delivery_id)
+            log.exception("webhook delivery %s failed", job.delivery_id)
             return None
         finally:
             db.session.remove()
 
 
-def claim(app: Flask, worker: str, limit: int) -> list[int]:
-    """claim_deliveries, in an app context of its own."""
+def claim(app: Flask, worker: str, limit: int) -> list[Job]:
+    """claim_jobs, in an app context of its own."""
     with app.app_context():
         try:
-            return claim_deliveries(worker, limit, app.config["WEBHOOK_LEASE"])
+            return claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])
         finally:
             db.session.remove()
 
@@ -182,10 +178,10 @@ def run_worker(
                     sweep(app)
                     last_sweep = time.monotonic()
                 free = concurrency - len(running)
-                ids = claim(app, worker, free) if free >= refill else []
-                running |= {pool.submit(deliver_in_app, app, http, delivery_id, worker) for delivery_id in ids}
+                jobs = claim(app, worker, free) if free >= refill else []
+                running |= {pool.submit(deliver_in_app, app, http, job, worker) for job in jobs}
                 failures = 0
-                if ids and len(ids) == free:
+                if jobs and len(jobs) == free:
                     continue  # there may be more due: claim again as soon as threads are free
                 if running:  # busy, or nothing more due: until an attempt ends, or the next poll
                     running = wait(running, timeout=poll, return_when=FIRST_COMPLETED).not_done

@@ -2,9 +2,11 @@
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
+
+from pix.instants import parse_instant
 
 END_TO_END_ID = re.compile(r"[a-zA-Z0-9]{32}")
 # In /pix and its webhook a txid has 1 to 35 characters; a charge's own (cob) txid has 26 to 35.
@@ -55,15 +57,10 @@ def money_text(amount: Decimal) -> str:
 
 def timestamp(text: object, name: str) -> datetime:
     """An RFC 3339 date-time with its offset, as an aware UTC datetime."""
-    if not isinstance(text, str) or len(text) > 40:
-        raise InvalidPixItemError(f"{name} must be an RFC 3339 date-time")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidPixItemError(f"{name} must be an RFC 3339 date-time") from None
-    if moment.tzinfo is None:
-        raise InvalidPixItemError(f"{name} must carry its UTC offset")
-    return moment.astimezone(UTC)
+    moment = parse_instant(text)
+    if moment is None:
+        raise InvalidPixItemError(f"{name} must be an RFC 3339 date-time with its UTC offset")
+    return moment
 
 
 def _text(item: dict[str, Any], name: str, pattern: re.Pattern[str], required: bool = True) -> str | None:

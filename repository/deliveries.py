@@ -4,7 +4,9 @@ A claim is a lease (locked_until): a worker killed mid-delivery loses it when th
 worker picks the delivery up, so every event is delivered at least once and no attempt runs twice at once.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, or_
 from sqlalchemy.orm import aliased
@@ -12,13 +14,61 @@ from sqlalchemy.orm import aliased
 from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, db
 from db_models.base import now_utc
 
+delivery_table = WebhookDelivery.__table__
+attempt_table = WebhookAttempt.__table__
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.HELD)
 FINISHED = (DeliveryStatus.DEAD, DeliveryStatus.DELIVERED)
 
 
-def claim_deliveries(worker: str, limit: int, lease: timedelta) -> list[int]:
+@dataclass(frozen=True)
+class Job:
+    """A claimed delivery with all that sending it takes: its event and its endpoint's settings."""
+
+    delivery_id: int
+    attempts: int
+    event_id: str
+    payload: dict[str, Any]
+    endpoint_id: int
+    url: str
+    headers: dict[str, str]
+    auth: dict[str, str] | None
+    secrets: list[dict[str, Any]]
+    retry_schedule: list[int]
+    enabled: bool
+
+
+def claim_jobs(worker: str, limit: int, lease: timedelta) -> list[Job]:
     """Up to limit deliveries due now, each the next one of its (endpoint, payment), leased to worker for lease
-    (longer than any one attempt may take)."""
+    (longer than any one attempt may take), read with their events and endpoints in one query."""
+    ids = claim_deliveries(worker, limit, lease)
+    if not ids:
+        db.session.commit()
+        return []
+    rows = db.session.execute(
+        db.select(
+            WebhookDelivery.id,
+            WebhookDelivery.attempts,
+            OutboxEvent.id,
+            OutboxEvent.payload,
+            WebhookEndpoint.id,
+            WebhookEndpoint.url,
+            WebhookEndpoint.headers,
+            WebhookEndpoint.auth,
+            WebhookEndpoint.secrets,
+            WebhookEndpoint.retry_schedule,
+            WebhookEndpoint.enabled,
+        )
+        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(WebhookDelivery.id.in_(ids))
+    ).all()
+    db.session.commit()
+    return [Job(*row) for row in rows]
+
+
+def claim_deliveries(worker: str, limit: int, lease: timedelta) -> list[int]:
+    """The ids of up to limit deliveries due now, each the next one of its (endpoint, payment), leased to worker,
+    in the caller's transaction."""
     now = now_utc()
     earlier = aliased(WebhookDelivery)
     # An event waits for the events of its payment before it, at the same endpoint (a refund never overtakes
@@ -38,23 +88,14 @@ def claim_deliveries(worker: str, limit: int, lease: timedelta) -> list[int]:
     )
     if db.session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True, of=WebhookDelivery)  # workers pass each other's rows by
-    ids = list(db.session.execute(due).scalars())
-    if not ids:
-        db.session.commit()
-        return []
-    claimed = (
-        db.session.execute(
-            db.update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_(ids), free)
-            .values(locked_by=worker, locked_until=now + lease)
-            .returning(WebhookDelivery.id),
-            execution_options={"synchronize_session": False},
-        )
-        .scalars()
-        .all()
+    # One statement; `free` again in the UPDATE, so of two claims racing for a row (SQLite) one gets it.
+    claimed = db.session.execute(
+        delivery_table.update()
+        .where(delivery_table.c.id.in_(due.correlate(None).scalar_subquery()), free)
+        .values(locked_by=worker, locked_until=now + lease)
+        .returning(delivery_table.c.id)
     )
-    db.session.commit()
-    return list(claimed)
+    return list(claimed.scalars())
 
 
 def delivery_parts(delivery_id: int) -> tuple[WebhookDelivery, OutboxEvent, WebhookEndpoint] | None:
@@ -69,24 +110,23 @@ def delivery_parts(delivery_id: int) -> tuple[WebhookDelivery, OutboxEvent, Webh
 
 
 def record_attempt(
-    delivery: WebhookDelivery, worker: str, attempt: WebhookAttempt, status: DeliveryStatus, next_at: datetime | None
+    job: Job, worker: str, attempt: dict[str, Any], status: DeliveryStatus, next_at: datetime | None
 ) -> None:
     """Keep the attempt and where the delivery stands now; release the lease, if it is still this worker's."""
-    attempt.delivery_id, attempt.worker = delivery.id, worker
-    db.session.add(attempt)
-    values: dict = {"status": status, "attempts": delivery.attempts + 1, "locked_by": None, "locked_until": None}
-    values["last_error"] = attempt.error or (
-        f"HTTP {attempt.status_code}" if status != DeliveryStatus.DELIVERED else None
+    # Core statements on the tables: the hot path of every delivery, without the ORM's bookkeeping.
+    db.session.execute(attempt_table.insert().values(delivery_id=job.delivery_id, worker=worker, **attempt))
+    values: dict = {"status": status, "attempts": job.attempts + 1, "locked_by": None, "locked_until": None}
+    values["last_error"] = attempt["error"] or (
+        f"HTTP {attempt['status_code']}" if status != DeliveryStatus.DELIVERED else None
     )
     if status == DeliveryStatus.DELIVERED:
         values["delivered_at"] = now_utc()
     if next_at is not None:
         values["next_attempt_at"] = next_at
     db.session.execute(
-        db.update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery.id, WebhookDelivery.locked_by == worker)
-        .values(**values),
-        execution_options={"synchronize_session": False},
+        delivery_table.update()
+        .where(delivery_table.c.id == job.delivery_id, delivery_table.c.locked_by == worker)
+        .values(**values)
     )
     db.session.commit()
 

@@ -75,7 +75,7 @@ def rotate_secret(endpoint: WebhookEndpoint, old_ones_last: timedelta) -> str:
     # An old secret stops at its own expiry or at this rotation's, whichever comes first: 0 h retires them now.
     kept = [
         secret | {"expires_at": iso_utc(min(last_until, _expiry(secret)))}
-        for secret in live_secrets(endpoint, now)
+        for secret in live_secrets(endpoint.secrets, now)
         if min(last_until, _expiry(secret)) > now
     ][-MAX_OLD_SECRETS:]
     fresh = new_secret()
@@ -88,14 +88,10 @@ def _expiry(secret: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(secret["expires_at"]) if secret["expires_at"] else datetime.max.replace(tzinfo=UTC)
 
 
-def live_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[dict[str, Any]]:
-    """The secrets that have not expired, each with when it will ({"secret", "expires_at"}), newest last."""
-    return [secret for secret in endpoint.secrets if _expiry(secret) > now]
-
-
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
-    """Every secret that has not expired: all of them sign each delivery."""
-    return [secret["secret"] for secret in live_secrets(endpoint, now)]
+def live_secrets(secrets: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Of an endpoint's secrets, those that have not expired ({"secret", "expires_at"}), newest last: every one
+    of them signs each delivery."""
+    return [secret for secret in secrets if _expiry(secret) > now]
 
 
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:

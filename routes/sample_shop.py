@@ -34,7 +34,7 @@ def _verified(body: bytes) -> dict[str, Any] | None:
     """The event, when one of the demo endpoint's secrets signed it; else None."""
     for endpoint in all_endpoints():
         if endpoint.url.endswith(PATH):
-            for secret in live_secrets(endpoint, now_utc()):
+            for secret in live_secrets(endpoint.secrets, now_utc()):
                 try:
                     return Webhook(secret["secret"]).verify(body.decode("utf-8", "replace"), dict(request.headers))
                 except WebhookVerificationError:

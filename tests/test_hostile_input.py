@@ -6,7 +6,7 @@ that leaves a connection or the process broken fails the example that caused it.
 
 import json
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -48,6 +48,12 @@ json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | hostile_text,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(hostile_text, children, max_size=3),
     max_leaves=6,
+)
+# Row ids past any integer column, and times at the edges of what a datetime holds once moved to UTC.
+row_ids = st.integers(min_value=-1, max_value=10**40).map(str) | st.sampled_from(["2147483648", "٣", "0" * 12])
+offsets = st.sampled_from([timezone(timedelta(hours=hours)) for hours in (-23, -1, 0, 1, 14)])
+edge_times = st.datetimes(timezones=offsets).map(datetime.isoformat) | st.sampled_from(
+    ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
 )
 # What WSGI can deliver in a header: latin-1 text without line breaks.
 header_text = st.text(st.characters(max_codepoint=255, exclude_characters="\r\n"), min_size=1, max_size=300)
@@ -252,7 +258,11 @@ def post_json(client: FlaskClient, path: str, body: Any) -> Any:
 
 @EXAMPLES
 @given(
-    body=endpoint_bodies, valid=valid_endpoints, extra_key=hostile_text, since=json_values | hostile_text, path=tokens
+    body=endpoint_bodies,
+    valid=valid_endpoints,
+    extra_key=hostile_text,
+    since=json_values | hostile_text | edge_times,
+    path=tokens | row_ids,
 )
 def test_any_webhook_endpoint_request(
     hostile_app: Flask, body: Any, valid: dict, extra_key: str, since: Any, path: str

@@ -15,7 +15,16 @@ from app import create_app
 from tests.live_server import LiveServer
 
 # Routes that are not part of the API contract: the static files, the demo form and the docs themselves.
-UNDOCUMENTED = {"static", "pages.index", "docs.openapi", "docs.swagger_ui"}
+UNDOCUMENTED = {
+    "static",
+    "pages.index",
+    "docs.openapi",
+    "docs.swagger_ui",
+    # The demo shop of `make run` is a sample receiver, not part of the checkout's API.
+    "sample_shop.events_page",
+    "sample_shop.return_page",
+    "sample_shop.receive",
+}
 
 
 def app_operations(app: Flask) -> set[tuple[str, str]]:

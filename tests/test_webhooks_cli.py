@@ -44,6 +44,9 @@ def test_bad_input_is_refused_with_the_reason(app: Flask) -> None:
     assert result.exit_code == 1 and "no webhook endpoint has id 99" in result.output
     result = runner.invoke(args=["pix", "webhooks", "redeliver"])
     assert result.exit_code == 2 and "give a DELIVERY_ID or --since" in result.output
+    for since in ("yesterday", "2026-12-01T00:00:00", "0001-01-01T00:00:00+01:00"):
+        result = runner.invoke(args=["pix", "webhooks", "redeliver", "--since", since])
+        assert result.exit_code == 2 and "ISO 8601 time with its offset" in result.output
 
 
 def test_dead_letters_are_listed_shown_and_redelivered(app: Flask, make_payment: Callable) -> None:

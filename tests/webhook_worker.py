@@ -23,12 +23,12 @@ def deliver_due(app: Flask, rounds: int = 50) -> int:
     """Deliver everything due now, one attempt each, as a worker would; how many attempts."""
     http, attempts = safe_http.client(), 0
     for _ in range(rounds):
-        ids = claim(app, WORKER, 100)
-        if not ids:
+        jobs = claim(app, WORKER, 100)
+        if not jobs:
             break
-        for delivery_id in ids:
-            deliver_in_app(app, http, delivery_id, WORKER)
-        attempts += len(ids)
+        for job in jobs:
+            deliver_in_app(app, http, job, WORKER)
+        attempts += len(jobs)
     return attempts
 
 
