@@ -24,11 +24,11 @@ from db_models import DeliveryStatus, db
 from db_models.base import now_utc
 from jobs import safe_http
 from jobs.safe_http import BlockedAddressError, Policy
-from repository.deliveries import Job, claim_jobs, hold, record_attempt
+from repository.deliveries import Job, Outcome, claim_jobs, record_outcomes
 from repository.idempotency import forget_old_keys
 from repository.outbox import payment_event
 from repository.payments import announce_expired
-from repository.webhook_endpoints import disable_for_gone, live_secrets
+from repository.webhook_endpoints import live_secrets
 
 log = logging.getLogger(__name__)
 JITTER = 0.2  # each wait is stretched or shrunk by up to a fifth, so failed deliveries do not come back in a herd
@@ -36,6 +36,7 @@ MIN_WAIT_AFTER_429 = 60.0
 MAX_WAIT = 24 * 3600.0
 USER_AGENT = "pix-checkout-webhooks/1"
 MAX_FAILURE_PAUSE = 30.0
+STOP_TRIES = 3  # to record the last attempts when stopping, before giving up on a database that is gone
 
 
 def worker_name() -> str:
@@ -73,11 +74,10 @@ def next_wait(attempts: int, schedule: list[int], answer_status: int | None, ret
     return min(wait, MAX_WAIT)
 
 
-def deliver(client: httpx.Client, job: Job, worker: str, guard: Policy) -> DeliveryStatus:
-    """One attempt at one claimed delivery; where it stands afterwards."""
+def attempt(client: httpx.Client, job: Job, guard: Policy) -> Outcome:
+    """One attempt at one claimed delivery, and what became of it; nothing here touches the database."""
     if not job.enabled:
-        hold(job.delivery_id)
-        return DeliveryStatus.HELD
+        return Outcome(job, DeliveryStatus.HELD)
     now = now_utc()
     body = json.dumps(job.payload, separators=(",", ":"), ensure_ascii=False).encode()
     started = time.monotonic()
@@ -87,7 +87,7 @@ def deliver(client: httpx.Client, job: Job, worker: str, guard: Policy) -> Deliv
         status_code, retry_after, excerpt = answer.status_code, answer.retry_after, answer.excerpt
     except (httpx.HTTPError, BlockedAddressError, OSError) as failure:
         error = f"{type(failure).__name__}: {failure}"[:300]
-    attempt = {
+    tried = {
         "started_at": now,
         "duration_ms": int((time.monotonic() - started) * 1000),
         "status_code": status_code,
@@ -95,20 +95,13 @@ def deliver(client: httpx.Client, job: Job, worker: str, guard: Policy) -> Deliv
         "response_excerpt": excerpt,
     }
     if status_code is not None and 200 <= status_code < 300:
-        record_attempt(job, worker, attempt, DeliveryStatus.DELIVERED, None)
-        return DeliveryStatus.DELIVERED
+        return Outcome(job, DeliveryStatus.DELIVERED, tried)
     if status_code == 410:
-        record_attempt(job, worker, attempt, DeliveryStatus.HELD, None)
-        disable_for_gone(job.endpoint_id, f"answered 410 Gone on {format_datetime(now)}")
-        log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", job.endpoint_id)
-        return DeliveryStatus.HELD
+        return Outcome(job, DeliveryStatus.HELD, tried, gone=True)
     wait = next_wait(job.attempts + 1, job.retry_schedule, status_code, retry_after)
     if wait is None:
-        record_attempt(job, worker, attempt, DeliveryStatus.DEAD, None)
-        log.warning("webhook delivery %s of %s to endpoint %s is dead", job.delivery_id, job.event_id, job.endpoint_id)
-        return DeliveryStatus.DEAD
-    record_attempt(job, worker, attempt, DeliveryStatus.PENDING, now + timedelta(seconds=wait))
-    return DeliveryStatus.PENDING
+        return Outcome(job, DeliveryStatus.DEAD, tried)
+    return Outcome(job, DeliveryStatus.PENDING, tried, now + timedelta(seconds=wait))
 
 
 def policy(app: Flask) -> Policy:
@@ -119,16 +112,28 @@ def policy(app: Flask) -> Policy:
     )
 
 
-def deliver_in_app(app: Flask, client: httpx.Client, job: Job, worker: str) -> DeliveryStatus | None:
-    """deliver, in an app context of its own (a worker thread has none)."""
+def attempt_safely(client: httpx.Client, job: Job, guard: Policy) -> Outcome | None:
+    """attempt, for a worker thread: a bug is logged, its lease runs out and another attempt follows."""
+    try:
+        return attempt(client, job, guard)
+    except Exception:
+        log.exception("webhook delivery %s failed", job.delivery_id)
+        return None
+
+
+def record(app: Flask, worker: str, outcomes: list[Outcome]) -> None:
+    """record_outcomes, in an app context of its own, and a log line for each delivery gone dead or held by 410."""
     with app.app_context():
         try:
-            return deliver(client, job, worker, policy(app))
-        except Exception:  # its lease runs out and another attempt follows; this thread goes on
-            log.exception("webhook delivery %s failed", job.delivery_id)
-            return None
+            record_outcomes(worker, outcomes, f"answered 410 Gone on {format_datetime(now_utc())}")
         finally:
             db.session.remove()
+    for outcome in outcomes:
+        job = outcome.job
+        if outcome.gone:
+            log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", job.endpoint_id)
+        elif outcome.status == DeliveryStatus.DEAD:
+            log.warning("webhook delivery %s of %s to %s is dead", job.delivery_id, job.event_id, job.endpoint_id)
 
 
 def claim(app: Flask, worker: str, limit: int) -> list[Job]:
@@ -163,28 +168,42 @@ def run_worker(
 ) -> None:
     """Deliver forever, concurrency at a time, and sweep expiries now and then.
 
+    Threads only send; this loop claims, and records what the finished attempts came to in one transaction.
     Deliveries are claimed only when threads are free to start them at once, so no claim waits out its lease
     behind a slow endpoint, and a slow endpoint holds one thread, never a whole batch. When stopping() turns
-    true, nothing new is claimed and the attempts under way are finished.
+    true, nothing new is claimed and the attempts under way are finished and recorded.
     """
     worker, last_sweep, failures = worker or worker_name(), 0.0, 0
-    http = safe_http.client()
+    http, guard = safe_http.client(), policy(app)
     running: set[Future] = set()
+    finished: list[Outcome] = []
     refill = max(1, concurrency // 4)  # claim in handfuls, not one query per finished delivery
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook") as pool:
-        while not stopping():
+        while True:
             try:
+                if stopping() and not running and (not finished or failures >= STOP_TRIES):
+                    if finished:  # the database is gone: another worker sends these again once the leases end
+                        log.error("stopping with %d attempts not recorded", len(finished))
+                    return
+                if finished:
+                    record(app, worker, finished)
+                    finished = []
+                if stopping():
+                    done, running = wait(running)
+                    finished += _outcomes(done)
+                    continue
                 if time.monotonic() - last_sweep > sweep_every:
                     sweep(app)
                     last_sweep = time.monotonic()
                 free = concurrency - len(running)
                 jobs = claim(app, worker, free) if free >= refill else []
-                running |= {pool.submit(deliver_in_app, app, http, job, worker) for job in jobs}
+                running |= {pool.submit(attempt_safely, http, job, guard) for job in jobs}
                 failures = 0
                 if jobs and len(jobs) == free:
                     continue  # there may be more due: claim again as soon as threads are free
                 if running:  # busy, or nothing more due: until an attempt ends, or the next poll
-                    running = wait(running, timeout=poll, return_when=FIRST_COMPLETED).not_done
+                    done, running = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
+                    finished += _outcomes(done)
                 else:
                     sleep(poll)
             except Exception as error:  # the worker must outlive any one bad round (the database down, say)
@@ -194,3 +213,8 @@ def run_worker(
                     log.error("delivery round failed again (%d): %s", failures + 1, error)
                 failures += 1
                 sleep(min(MAX_FAILURE_PAUSE, poll * 2**failures))
+
+
+def _outcomes(done: set[Future]) -> list[Outcome]:
+    """What the ended attempts came to (a None is an attempt that failed by a bug and was logged)."""
+    return [outcome for future in done if (outcome := future.result()) is not None]

@@ -98,7 +98,7 @@ class _DeadlineTransport(httpx.HTTPTransport):
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             max_connections=100,
-            max_keepalive_connections=20,
+            max_keepalive_connections=100,  # as many as may run at once: no reconnecting under load
             keepalive_expiry=5.0,
             network_backend=_DeadlineBackend(),
         )

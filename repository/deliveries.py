@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, bindparam, exists, func, or_
 
 from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, db
-from db_models.base import now_utc
+from db_models.base import UTCDateTime, now_utc
+from repository.webhook_endpoints import disable_for_gone
 
 delivery_table = WebhookDelivery.__table__
 attempt_table = WebhookAttempt.__table__
+event_table = OutboxEvent.__table__
+endpoint_table = WebhookEndpoint.__table__
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.HELD)
 FINISHED = (DeliveryStatus.DEAD, DeliveryStatus.DELIVERED)
 
@@ -41,59 +43,61 @@ def claim_jobs(worker: str, limit: int, lease: timedelta) -> list[Job]:
     """Up to limit deliveries due now, each the next one of its (endpoint, payment), leased to worker for lease
     (longer than any one attempt may take), read with their events and endpoints in one query."""
     ids = claim_deliveries(worker, limit, lease)
-    if not ids:
-        db.session.commit()
-        return []
-    rows = db.session.execute(
-        db.select(
-            WebhookDelivery.id,
-            WebhookDelivery.attempts,
-            OutboxEvent.id,
-            OutboxEvent.payload,
-            WebhookEndpoint.id,
-            WebhookEndpoint.url,
-            WebhookEndpoint.headers,
-            WebhookEndpoint.auth,
-            WebhookEndpoint.secrets,
-            WebhookEndpoint.retry_schedule,
-            WebhookEndpoint.enabled,
-        )
-        .join(OutboxEvent, OutboxEvent.id == WebhookDelivery.event_id)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.id.in_(ids))
-    ).all()
+    rows = db.session.execute(_JOBS, {"ids": ids}).all() if ids else []
     db.session.commit()
     return [Job(*row) for row in rows]
+
+
+# Core statements on the tables: the hot path of every delivery, without the ORM's bookkeeping.
+_delivery, _event, _endpoint = delivery_table.c, event_table.c, endpoint_table.c
+_JOBS = (
+    db.select(
+        _delivery.id,
+        _delivery.attempts,
+        _event.id,
+        _event.payload,
+        _endpoint.id,
+        _endpoint.url,
+        _endpoint.headers,
+        _endpoint.auth,
+        _endpoint.secrets,
+        _endpoint.retry_schedule,
+        _endpoint.enabled,
+    )
+    .join_from(delivery_table, event_table, _event.id == _delivery.event_id)
+    .join(endpoint_table, _endpoint.id == _delivery.endpoint_id)
+    .where(_delivery.id.in_(bindparam("ids", expanding=True)))
+)
 
 
 def claim_deliveries(worker: str, limit: int, lease: timedelta) -> list[int]:
     """The ids of up to limit deliveries due now, each the next one of its (endpoint, payment), leased to worker,
     in the caller's transaction."""
-    now = now_utc()
-    earlier = aliased(WebhookDelivery)
+    now, row = now_utc(), delivery_table.c
+    earlier = delivery_table.alias("earlier")
     # An event waits for the events of its payment before it, at the same endpoint (a refund never overtakes
     # the paid event); a dead one no longer blocks the rest.
     waits = exists().where(
-        earlier.endpoint_id == WebhookDelivery.endpoint_id,
-        earlier.payment_id == WebhookDelivery.payment_id,
-        earlier.sequence < WebhookDelivery.sequence,
-        earlier.status.in_(UNFINISHED),
+        earlier.c.endpoint_id == row.endpoint_id,
+        earlier.c.payment_id == row.payment_id,
+        earlier.c.sequence < row.sequence,
+        earlier.c.status.in_(UNFINISHED),
     )
-    free = or_(WebhookDelivery.locked_until.is_(None), WebhookDelivery.locked_until < now)
+    free = or_(row.locked_until.is_(None), row.locked_until < now)
     due = (
-        db.select(WebhookDelivery.id)
-        .where(WebhookDelivery.status == DeliveryStatus.PENDING, WebhookDelivery.next_attempt_at <= now, free, ~waits)
-        .order_by(WebhookDelivery.next_attempt_at)
+        db.select(row.id)
+        .where(row.status == DeliveryStatus.PENDING, row.next_attempt_at <= now, free, ~waits)
+        .order_by(row.next_attempt_at)
         .limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True, of=WebhookDelivery)  # workers pass each other's rows by
+        due = due.with_for_update(skip_locked=True, of=delivery_table)  # workers pass each other's rows by
     # One statement; `free` again in the UPDATE, so of two claims racing for a row (SQLite) one gets it.
     claimed = db.session.execute(
         delivery_table.update()
-        .where(delivery_table.c.id.in_(due.correlate(None).scalar_subquery()), free)
+        .where(row.id.in_(due.correlate(None).scalar_subquery()), free)
         .values(locked_by=worker, locked_until=now + lease)
-        .returning(delivery_table.c.id)
+        .returning(row.id)
     )
     return list(claimed.scalars())
 
@@ -109,36 +113,71 @@ def delivery_parts(delivery_id: int) -> tuple[WebhookDelivery, OutboxEvent, Webh
     return None if row is None else tuple(row)  # type: ignore[return-value]
 
 
-def record_attempt(
-    job: Job, worker: str, attempt: dict[str, Any], status: DeliveryStatus, next_at: datetime | None
-) -> None:
-    """Keep the attempt and where the delivery stands now; release the lease, if it is still this worker's."""
-    # Core statements on the tables: the hot path of every delivery, without the ORM's bookkeeping.
-    db.session.execute(attempt_table.insert().values(delivery_id=job.delivery_id, worker=worker, **attempt))
-    values: dict = {"status": status, "attempts": job.attempts + 1, "locked_by": None, "locked_until": None}
-    values["last_error"] = attempt["error"] or (
-        f"HTTP {attempt['status_code']}" if status != DeliveryStatus.DELIVERED else None
-    )
-    if status == DeliveryStatus.DELIVERED:
-        values["delivered_at"] = now_utc()
-    if next_at is not None:
-        values["next_attempt_at"] = next_at
-    db.session.execute(
-        delivery_table.update()
-        .where(delivery_table.c.id == job.delivery_id, delivery_table.c.locked_by == worker)
-        .values(**values)
-    )
-    db.session.commit()
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one attempt at a claimed delivery (attempt is None when it was held without one)."""
+
+    job: Job
+    status: DeliveryStatus
+    attempt: dict[str, Any] | None = None
+    next_at: datetime | None = None
+    gone: bool = False  # the endpoint answered 410 Gone
 
 
-def hold(delivery_id: int) -> None:
-    """Its endpoint was disabled meanwhile: keep it for when the endpoint is enabled again."""
-    db.session.execute(
-        db.update(WebhookDelivery)
-        .where(WebhookDelivery.id == delivery_id)
-        .values(status=DeliveryStatus.HELD, locked_by=None, locked_until=None)
-    )
+def record_outcomes(worker: str, outcomes: list[Outcome], gone_reason: str) -> None:
+    """Keep every attempt and where each delivery stands now, releasing the leases still this worker's, then
+    disable the endpoints that answered 410. One commit for the batch; delivered ones in one statement."""
+    sent = [outcome for outcome in outcomes if outcome.attempt is not None]
+    if sent:
+        tried = [{"delivery_id": o.job.delivery_id, "worker": worker, **(o.attempt or {})} for o in sent]
+        # RETURNING lets SQLAlchemy send the rows as one multi-row INSERT ("insertmanyvalues"), compiled once.
+        db.session.execute(attempt_table.insert().returning(attempt_table.c.id), tried)
+    settled = {"locked_by": None, "locked_until": None}
+    mine = delivery_table.c.locked_by == worker
+    delivered = [o.job.delivery_id for o in sent if o.status == DeliveryStatus.DELIVERED]
+    if delivered:
+        db.session.execute(
+            delivery_table.update()
+            .where(delivery_table.c.id.in_(delivered), mine)
+            .values(status=DeliveryStatus.DELIVERED, attempts=delivery_table.c.attempts + 1, last_error=None)
+            .values(delivered_at=now_utc(), **settled)
+        )
+    failed = [_failed_row(o) for o in sent if o.status != DeliveryStatus.DELIVERED]
+    if failed:
+        db.session.execute(_SETTLE_FAILED.values(**settled).where(mine), failed)
+    held = [o.job.delivery_id for o in outcomes if o.attempt is None]
+    if held:  # its endpoint was disabled meanwhile: kept for when it is enabled again
+        db.session.execute(
+            delivery_table.update()
+            .where(delivery_table.c.id.in_(held), mine)
+            .values(status=DeliveryStatus.HELD, **settled)
+        )
     db.session.commit()
+    for endpoint_id in {outcome.job.endpoint_id for outcome in outcomes if outcome.gone}:
+        disable_for_gone(endpoint_id, gone_reason)
+
+
+def _failed_row(outcome: Outcome) -> dict[str, Any]:
+    attempt = outcome.attempt or {}
+    return {
+        "b_id": outcome.job.delivery_id,
+        "b_status": outcome.status.value,
+        "b_error": attempt["error"] or f"HTTP {attempt['status_code']}",
+        "b_next_at": outcome.next_at,
+    }
+
+
+# A failed attempt: pending again (next_at), held (410) or dead (no next_at: next_attempt_at stays).
+_SETTLE_FAILED = (
+    delivery_table.update()
+    .where(delivery_table.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        attempts=delivery_table.c.attempts + 1,
+        last_error=bindparam("b_error"),
+        next_attempt_at=func.coalesce(bindparam("b_next_at", type_=UTCDateTime()), delivery_table.c.next_attempt_at),
+    )
+)
 
 
 def dead_letters(endpoint_id: int | None = None, limit: int = 100) -> list[tuple[WebhookDelivery, OutboxEvent]]:

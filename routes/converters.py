@@ -1,6 +1,6 @@
 """URL converters: paths that cannot hold a page token never reach a handler or the database."""
 
-from werkzeug.routing import BaseConverter, ValidationError
+from werkzeug.routing import BaseConverter
 
 from repository.payments import TOKEN_PATTERN
 
@@ -12,15 +12,14 @@ class PageTokenConverter(BaseConverter):
 
 
 class RowIdConverter(BaseConverter):
-    """A database id: ASCII digits within a 32-bit integer, so an overlong id is a 404, never an overflow."""
+    """A database id: ASCII digits, read as 0 (no row's id, so a 404) past a 32-bit integer, never an overflow."""
 
     regex = "[0-9]{1,10}"
     MAX = 2**31 - 1
 
     def to_python(self, value: str) -> int:
-        if int(value) > self.MAX:
-            raise ValidationError
-        return int(value)
+        # Not a ValidationError: werkzeug would then answer 405 for the path's other methods instead of 404.
+        return int(value) if int(value) <= self.MAX else 0
 
     def to_url(self, value: int) -> str:
         return str(value)

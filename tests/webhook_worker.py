@@ -13,7 +13,7 @@ from config import DEFAULTS
 from db_models import DeliveryStatus, WebhookDelivery, db
 from db_models.base import now_utc
 from jobs import safe_http
-from jobs.deliveries import claim, deliver_in_app
+from jobs.deliveries import attempt_safely, claim, policy, record
 from tests.live_server import REPO_ROOT
 
 WORKER = "test-worker"
@@ -26,8 +26,7 @@ def deliver_due(app: Flask, rounds: int = 50) -> int:
         jobs = claim(app, WORKER, 100)
         if not jobs:
             break
-        for job in jobs:
-            deliver_in_app(app, http, job, WORKER)
+        record(app, WORKER, [outcome for job in jobs if (outcome := attempt_safely(http, job, policy(app)))])
         attempts += len(jobs)
     return attempts
 
