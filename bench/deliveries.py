@@ -104,7 +104,6 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str) -> dict[str,
             workdir / "worker.log",
             args.concurrency,
             WEBHOOK_TIMEOUT_SECONDS="10",
-            DATABASE_POOL_SIZE=str(args.concurrency + 4),
         )
         try:
             wait_until(lambda: len(arrivals(log_path)) >= args.events, timeout=600)

@@ -189,10 +189,6 @@ def worker(concurrency: int | None) -> None:
     """Deliver webhooks (and record expiries) until stopped; run as many as you like, on any machines."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     concurrency = concurrency or app.config["WEBHOOK_WORKER_CONCURRENCY"]
-    if concurrency > app.config["DATABASE_POOL_SIZE"] - 2:
-        raise click.BadParameter(
-            "at most DATABASE_POOL_SIZE - 2: each delivery holds a connection", param_hint="--concurrency"
-        )
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())  # finish the attempts under way, then leave

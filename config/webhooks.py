@@ -3,7 +3,7 @@
 from datetime import timedelta
 from typing import Any
 
-from config.values import ConfigError, boolean, networks, whole_number
+from config.values import boolean, networks, whole_number
 
 
 def webhook_settings(settings: dict[str, Any]) -> None:
@@ -22,10 +22,6 @@ def webhook_settings(settings: dict[str, Any]) -> None:
         ("WEBHOOK_SECRET_OVERLAP_HOURS", 0, 720),
     ):
         settings[name] = whole_number(settings[name], name, low, high)
-    if settings["WEBHOOK_WORKER_CONCURRENCY"] > settings["DATABASE_POOL_SIZE"] - 2:
-        raise ConfigError(
-            "WEBHOOK_WORKER_CONCURRENCY must be at most DATABASE_POOL_SIZE - 2: each delivery holds a connection"
-        )
-    # A worker's claim on a delivery outlasts any attempt (and its DNS lookup); a killed worker's claims are
-    # taken over when they run out.
-    settings["WEBHOOK_LEASE"] = timedelta(seconds=2 * settings["WEBHOOK_TIMEOUT_SECONDS"] + 5)
+    # A worker's claim on a delivery outlasts the attempt queued ahead of it and its own (with their DNS
+    # lookups); a killed worker's claims are taken over when they run out.
+    settings["WEBHOOK_LEASE"] = timedelta(seconds=3 * settings["WEBHOOK_TIMEOUT_SECONDS"] + 10)

@@ -10,6 +10,7 @@ import logging
 import os
 import random
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -28,7 +29,7 @@ from repository.deliveries import Job, Outcome, claim_jobs, record_outcomes
 from repository.idempotency import forget_old_keys
 from repository.outbox import payment_event
 from repository.payments import announce_expired
-from repository.webhook_endpoints import live_secrets
+from repository.webhook_endpoints import disable_for_gone, live_secrets
 
 log = logging.getLogger(__name__)
 JITTER = 0.2  # each wait is stretched or shrunk by up to a fifth, so failed deliveries do not come back in a herd
@@ -36,6 +37,7 @@ MIN_WAIT_AFTER_429 = 60.0
 MAX_WAIT = 24 * 3600.0
 USER_AGENT = "pix-checkout-webhooks/1"
 MAX_FAILURE_PAUSE = 30.0
+_threads = threading.local()
 STOP_TRIES = 3  # to record the last attempts when stopping, before giving up on a database that is gone
 
 
@@ -112,37 +114,39 @@ def policy(app: Flask) -> Policy:
     )
 
 
-def attempt_safely(client: httpx.Client, job: Job, guard: Policy) -> Outcome | None:
+def thread_client() -> httpx.Client:
+    """This thread's HTTP client: a pool per thread, so no thread waits on (or scans) the others' connections."""
+    if not hasattr(_threads, "client"):
+        _threads.client = safe_http.client()
+    return _threads.client
+
+
+def attempt_safely(job: Job, guard: Policy) -> Outcome | None:
     """attempt, for a worker thread: a bug is logged, its lease runs out and another attempt follows."""
     try:
-        return attempt(client, job, guard)
+        return attempt(thread_client(), job, guard)
     except Exception:
         log.exception("webhook delivery %s failed", job.delivery_id)
         return None
 
 
-def record(app: Flask, worker: str, outcomes: list[Outcome]) -> None:
-    """record_outcomes, in an app context of its own, and a log line for each delivery gone dead or held by 410."""
+def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> list[Job]:
+    """Record the finished attempts and claim up to limit more, in one transaction; disable the endpoints
+    that answered 410 Gone, and log each delivery gone dead."""
     with app.app_context():
         try:
-            record_outcomes(worker, outcomes, f"answered 410 Gone on {format_datetime(now_utc())}")
+            gone = record_outcomes(worker, finished)
+            jobs = claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])
+            for endpoint_id in gone:
+                disable_for_gone(endpoint_id, f"answered 410 Gone on {format_datetime(now_utc())}")
+                log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint_id)
         finally:
             db.session.remove()
-    for outcome in outcomes:
-        job = outcome.job
-        if outcome.gone:
-            log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", job.endpoint_id)
-        elif outcome.status == DeliveryStatus.DEAD:
+    for outcome in finished:
+        if outcome.status == DeliveryStatus.DEAD:
+            job = outcome.job
             log.warning("webhook delivery %s of %s to %s is dead", job.delivery_id, job.event_id, job.endpoint_id)
-
-
-def claim(app: Flask, worker: str, limit: int) -> list[Job]:
-    """claim_jobs, in an app context of its own."""
-    with app.app_context():
-        try:
-            return claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])
-        finally:
-            db.session.remove()
+    return jobs
 
 
 def sweep(app: Flask) -> int:
@@ -168,16 +172,17 @@ def run_worker(
 ) -> None:
     """Deliver forever, concurrency at a time, and sweep expiries now and then.
 
-    Threads only send; this loop claims, and records what the finished attempts came to in one transaction.
-    Deliveries are claimed only when threads are free to start them at once, so no claim waits out its lease
-    behind a slow endpoint, and a slow endpoint holds one thread, never a whole batch. When stopping() turns
-    true, nothing new is claimed and the attempts under way are finished and recorded.
+    Threads only send; this loop records what their attempts came to and claims more, in one transaction per
+    handful. At most one delivery per thread waits queued (so threads never idle while the loop talks to the
+    database), and a queued one starts within one attempt's time, well inside its lease; a slow endpoint holds
+    one thread, never a batch. When stopping() turns true, nothing new is claimed and the attempts under way
+    are finished and recorded.
     """
-    worker, last_sweep, failures = worker or worker_name(), 0.0, 0
-    http, guard = safe_http.client(), policy(app)
+    worker, last_sweep, last_exchange, failures = worker or worker_name(), 0.0, 0.0, 0
+    guard = policy(app)
     running: set[Future] = set()
     finished: list[Outcome] = []
-    refill = max(1, concurrency // 4)  # claim in handfuls, not one query per finished delivery
+    handful = max(1, concurrency // 2)  # a transaction per handful of deliveries, not one each
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webhook") as pool:
         while True:
             try:
@@ -185,26 +190,23 @@ def run_worker(
                     if finished:  # the database is gone: another worker sends these again once the leases end
                         log.error("stopping with %d attempts not recorded", len(finished))
                     return
-                if finished:
-                    record(app, worker, finished)
-                    finished = []
-                if stopping():
-                    done, running = wait(running)
-                    finished += _outcomes(done)
-                    continue
-                if time.monotonic() - last_sweep > sweep_every:
+                if not stopping() and time.monotonic() - last_sweep > sweep_every:
                     sweep(app)
                     last_sweep = time.monotonic()
-                free = concurrency - len(running)
-                jobs = claim(app, worker, free) if free >= refill else []
-                running |= {pool.submit(attempt_safely, http, job, guard) for job in jobs}
+                free = 0 if stopping() else 2 * concurrency - len(running)  # a thread's worth queued
+                jobs: list[Job] = []
+                # Finished outcomes wait for a handful of free places, or a poll interval at most.
+                if free >= handful or not running or (finished and time.monotonic() - last_exchange > poll):
+                    jobs = exchange(app, worker, finished, free)
+                    finished, last_exchange = [], time.monotonic()
+                    running |= {pool.submit(attempt_safely, job, guard) for job in jobs}
                 failures = 0
                 if jobs and len(jobs) == free:
                     continue  # there may be more due: claim again as soon as threads are free
                 if running:  # busy, or nothing more due: until an attempt ends, or the next poll
                     done, running = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
                     finished += _outcomes(done)
-                else:
+                elif not stopping():
                     sleep(poll)
             except Exception as error:  # the worker must outlive any one bad round (the database down, say)
                 if failures == 0:

@@ -12,7 +12,6 @@ from sqlalchemy import and_, bindparam, exists, func, or_
 
 from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, db
 from db_models.base import UTCDateTime, now_utc
-from repository.webhook_endpoints import disable_for_gone
 
 delivery_table = WebhookDelivery.__table__
 attempt_table = WebhookAttempt.__table__
@@ -41,8 +40,8 @@ class Job:
 
 def claim_jobs(worker: str, limit: int, lease: timedelta) -> list[Job]:
     """Up to limit deliveries due now, each the next one of its (endpoint, payment), leased to worker for lease
-    (longer than any one attempt may take), read with their events and endpoints in one query."""
-    ids = claim_deliveries(worker, limit, lease)
+    (longer than any one attempt may take), read with their events and endpoints in one query; commits."""
+    ids = claim_deliveries(worker, limit, lease) if limit > 0 else []
     rows = db.session.execute(_JOBS, {"ids": ids}).all() if ids else []
     db.session.commit()
     return [Job(*row) for row in rows]
@@ -124,9 +123,9 @@ class Outcome:
     gone: bool = False  # the endpoint answered 410 Gone
 
 
-def record_outcomes(worker: str, outcomes: list[Outcome], gone_reason: str) -> None:
-    """Keep every attempt and where each delivery stands now, releasing the leases still this worker's, then
-    disable the endpoints that answered 410. One commit for the batch; delivered ones in one statement."""
+def record_outcomes(worker: str, outcomes: list[Outcome]) -> set[int]:
+    """Keep every attempt and where each delivery stands now, releasing the leases still this worker's, in the
+    caller's transaction (a few statements however large the batch); the endpoints that answered 410."""
     sent = [outcome for outcome in outcomes if outcome.attempt is not None]
     if sent:
         tried = [{"delivery_id": o.job.delivery_id, "worker": worker, **(o.attempt or {})} for o in sent]
@@ -152,9 +151,7 @@ def record_outcomes(worker: str, outcomes: list[Outcome], gone_reason: str) -> N
             .where(delivery_table.c.id.in_(held), mine)
             .values(status=DeliveryStatus.HELD, **settled)
         )
-    db.session.commit()
-    for endpoint_id in {outcome.job.endpoint_id for outcome in outcomes if outcome.gone}:
-        disable_for_gone(endpoint_id, gone_reason)
+    return {outcome.job.endpoint_id for outcome in outcomes if outcome.gone}
 
 
 def _failed_row(outcome: Outcome) -> dict[str, Any]:

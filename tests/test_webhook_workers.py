@@ -122,7 +122,7 @@ def test_a_killed_workers_delivery_is_taken_over_and_delivered(app: Flask, clien
             stop_process(doomed)
         survivor = start_worker(url, tmp_path / "survivor.log")
         try:
-            # The lease (2 x WEBHOOK_TIMEOUT_SECONDS + 5 = 9 s) runs out, then the survivor delivers.
+            # The lease (3 x WEBHOOK_TIMEOUT_SECONDS + 10 = 16 s) runs out, then the survivor delivers.
             wait_for(lambda: len(receiver.received) == 2, timeout=30)
         finally:
             stop_process(survivor)

@@ -12,8 +12,7 @@ from sqlalchemy import update
 from config import DEFAULTS
 from db_models import DeliveryStatus, WebhookDelivery, db
 from db_models.base import now_utc
-from jobs import safe_http
-from jobs.deliveries import attempt_safely, claim, policy, record
+from jobs.deliveries import attempt_safely, exchange, policy
 from tests.live_server import REPO_ROOT
 
 WORKER = "test-worker"
@@ -21,13 +20,14 @@ WORKER = "test-worker"
 
 def deliver_due(app: Flask, rounds: int = 50) -> int:
     """Deliver everything due now, one attempt each, as a worker would; how many attempts."""
-    http, attempts = safe_http.client(), 0
+    attempts, outcomes = 0, []
     for _ in range(rounds):
-        jobs = claim(app, WORKER, 100)
+        jobs = exchange(app, WORKER, outcomes, 100)
+        outcomes = [outcome for job in jobs if (outcome := attempt_safely(job, policy(app)))]
+        attempts += len(jobs)
         if not jobs:
             break
-        record(app, WORKER, [outcome for job in jobs if (outcome := attempt_safely(http, job, policy(app)))])
-        attempts += len(jobs)
+    exchange(app, WORKER, outcomes, 0)
     return attempts
 
 
