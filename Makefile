@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run run-api-pix test lint format migrate bench bench-flood clean
+.PHONY: run run-api-pix test lint format migrate bench bench-flood bench-deliveries clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench: $(VENV)/.installed-dev
 # One abusive Socket.IO client against 1,000 waiting pages (about 2 minutes). Not part of `make test`.
 bench-flood: $(VENV)/.installed-dev
 	$(BIN)/python bench/flood.py $(BENCH_ARGS)
+
+# One webhook worker against a fast local receiver: deliveries/s and commit-to-first-attempt delay (about 1 minute).
+bench-deliveries: $(VENV)/.installed-dev
+	$(BIN)/python bench/deliveries.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

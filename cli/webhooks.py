@@ -18,8 +18,11 @@ from jobs.deliveries import run_worker
 from payloads import delivery_json
 from pix.instants import parse_instant
 from repository import deliveries, webhook_endpoints
+from routes.converters import RowIdConverter
 from routes.endpoint_request import endpoint_fields
 from routes.errors import ApiError
+
+ROW_ID = click.IntRange(1, RowIdConverter.MAX)  # what an id column holds
 
 
 @pix_cli.group("webhooks")
@@ -101,7 +104,7 @@ def list_endpoints() -> None:
 
 
 @webhooks_cli.command("enable")
-@click.argument("endpoint_id", type=int)
+@click.argument("endpoint_id", type=ROW_ID)
 def enable(endpoint_id: int) -> None:
     """Start sending again: what was held goes first, in order."""
     webhook_endpoints.update_endpoint(_endpoint(endpoint_id), enabled=True)
@@ -109,7 +112,7 @@ def enable(endpoint_id: int) -> None:
 
 
 @webhooks_cli.command("disable")
-@click.argument("endpoint_id", type=int)
+@click.argument("endpoint_id", type=ROW_ID)
 def disable(endpoint_id: int) -> None:
     """Stop sending; events keep being recorded and are held for when it is enabled."""
     webhook_endpoints.update_endpoint(_endpoint(endpoint_id), enabled=False)
@@ -117,7 +120,7 @@ def disable(endpoint_id: int) -> None:
 
 
 @webhooks_cli.command("delete")
-@click.argument("endpoint_id", type=int)
+@click.argument("endpoint_id", type=ROW_ID)
 @click.confirmation_option(prompt="Delete the endpoint and its delivery log?")
 def delete(endpoint_id: int) -> None:
     """Remove an endpoint and its delivery log."""
@@ -126,7 +129,7 @@ def delete(endpoint_id: int) -> None:
 
 
 @webhooks_cli.command("rotate-secret")
-@click.argument("endpoint_id", type=int)
+@click.argument("endpoint_id", type=ROW_ID)
 @click.option("--old-secret-hours", type=click.IntRange(0, 720), help="How long the old secrets keep signing.")
 def rotate(endpoint_id: int, old_secret_hours: int | None) -> None:
     """A new signing secret; the old ones sign too until they expire."""
@@ -137,9 +140,9 @@ def rotate(endpoint_id: int, old_secret_hours: int | None) -> None:
 
 
 @webhooks_cli.command("dead-letters")
-@click.option("--endpoint", "endpoint_id", type=int, help="Only this endpoint's.")
+@click.option("--endpoint", "endpoint_id", type=ROW_ID, help="Only this endpoint's.")
 @click.option("--limit", default=50, show_default=True)
-@click.option("--show", "show_id", type=int, help="Print one dead letter whole: its event and every attempt.")
+@click.option("--show", "show_id", type=ROW_ID, help="Print one dead letter whole: its event and every attempt.")
 def dead_letters(endpoint_id: int | None, limit: int, show_id: int | None) -> None:
     """Deliveries whose retries are spent, newest first."""
     if show_id is not None:
@@ -162,9 +165,9 @@ def dead_letters(endpoint_id: int | None, limit: int, show_id: int | None) -> No
 
 
 @webhooks_cli.command("redeliver")
-@click.argument("delivery_id", type=int, required=False)
+@click.argument("delivery_id", type=ROW_ID, required=False)
 @click.option("--since", help="Every dead letter whose event happened since this ISO time, like 2026-12-01T00:00:00Z.")
-@click.option("--endpoint", "endpoint_id", type=int, help="With --since: only this endpoint's.")
+@click.option("--endpoint", "endpoint_id", type=ROW_ID, help="With --since: only this endpoint's.")
 def redeliver(delivery_id: int | None, since: str | None, endpoint_id: int | None) -> None:
     """Send a dead letter again (by its delivery id), or all of them since a time."""
     if (delivery_id is None) == (since is None):

@@ -131,17 +131,18 @@ def attempt_safely(job: Job, guard: Policy) -> Outcome | None:
 
 
 def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> list[Job]:
-    """Record the finished attempts and claim up to limit more, in one transaction; disable the endpoints
-    that answered 410 Gone, and log each delivery gone dead."""
+    """Record the finished attempts, disable the endpoints that answered 410 Gone and claim up to limit more,
+    in one transaction (so a failure leaves the outcomes to record again); log each delivery gone dead."""
     with app.app_context():
         try:
             gone = record_outcomes(worker, finished)
-            jobs = claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])
             for endpoint_id in gone:
                 disable_for_gone(endpoint_id, f"answered 410 Gone on {format_datetime(now_utc())}")
-                log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint_id)
+            jobs = claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])  # commits all of it, or none
         finally:
             db.session.remove()
+    for endpoint_id in gone:
+        log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint_id)
     for outcome in finished:
         if outcome.status == DeliveryStatus.DEAD:
             job = outcome.job

@@ -43,6 +43,12 @@ def all_endpoints() -> list[WebhookEndpoint]:
 
 def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
     """Change an endpoint; disabling holds its pending deliveries, enabling sends what was held, in order."""
+    _change(endpoint, **changes)
+    db.session.commit()
+    return endpoint
+
+
+def _change(endpoint: WebhookEndpoint, **changes: Any) -> None:
     enabled = changes.pop("enabled", None)
     for name, value in changes.items():
         setattr(endpoint, name, value)
@@ -55,17 +61,15 @@ def update_endpoint(endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoin
             .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == before)
             .values(status=after, next_attempt_at=now_utc(), attempts=0 if enabled else WebhookDelivery.attempts)
         )
-    db.session.commit()
-    return endpoint
 
 
 def disable_for_gone(endpoint_id: int, reason: str) -> None:
-    """The endpoint answered 410 Gone: stop sending, keep every delivery for when the shop enables it again."""
+    """The endpoint answered 410 Gone: stop sending, keep every delivery for when the shop enables it again;
+    in the caller's transaction."""
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
     if endpoint is not None and endpoint.enabled:
-        update_endpoint(endpoint, enabled=False)
+        _change(endpoint, enabled=False)
         endpoint.disabled_reason = reason[:200]
-        db.session.commit()
 
 
 def rotate_secret(endpoint: WebhookEndpoint, old_ones_last: timedelta) -> str:
