@@ -8,8 +8,9 @@ from flask import Flask
 from db_models import db
 from extensions import socketio
 from jobs.deliveries import run_worker
-from jobs.live_relay import publish_new_events, relay_forever
-from jobs.reconciliation import reconcile, run_every
+from jobs.live_relay import publish_new_events
+from jobs.periodic import run_every
+from jobs.reconciliation import reconcile
 
 MAX_GREEN_THREADS = 20_000
 LISTEN_BACKLOG = 2048
@@ -43,7 +44,7 @@ def start_outbox_jobs(app: Flask) -> None:
             finally:
                 db.session.remove()
 
-    socketio.start_background_task(relay_forever, relay, socketio.sleep, LIVE_RELAY_SECONDS)
+    socketio.start_background_task(run_every, LIVE_RELAY_SECONDS, relay, socketio.sleep)
     if app.config["PIX_WORKER_IN_SERVER"]:
         socketio.start_background_task(run_worker, app, socketio.sleep, app.config["WEBHOOK_WORKER_CONCURRENCY"])
 

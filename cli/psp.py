@@ -8,7 +8,8 @@ from flask import current_app
 
 from cli.group import pix_cli
 from db_models import db
-from jobs.reconciliation import reconcile, run_every
+from jobs.periodic import run_every
+from jobs.reconciliation import reconcile
 from jobs.refunds import new_refund_id, request_refund
 from pix.money import InvalidAmountError, from_cents, parse_amount
 from pix.psp_client import ApiPixClient, PspError

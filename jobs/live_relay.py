@@ -4,14 +4,9 @@ Right after its own commit a request tells the pages at once; a loop in every se
 processes committed (the worker's expiry sweep, a reconciliation run in a process of its own).
 """
 
-import logging
-from collections.abc import Callable
-
 from db_models import Payment, db
 from live_status import publish_payment_status
 from repository.outbox import claim_live_events
-
-log = logging.getLogger(__name__)
 
 
 def publish_new_events() -> int:
@@ -22,13 +17,3 @@ def publish_new_events() -> int:
         if payment is not None:
             publish_payment_status(payment)
     return len(events)
-
-
-def relay_forever(run: Callable[[], object], sleep: Callable[[float], None], seconds: float) -> None:
-    """Call run every seconds; a failure is logged and the next run comes as planned."""
-    while True:
-        sleep(seconds)
-        try:
-            run()
-        except Exception:  # a background loop must outlive any one bad run
-            log.exception("live relay run failed")

@@ -14,7 +14,6 @@ import logging
 import os
 import socket
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -103,13 +102,3 @@ def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, re
     if result.outcome == NoticeOutcome.APPLIED:
         log.warning("reconciliation found payment %s paid: its webhook never came", result.payment.id)
         publish_new_events()
-
-
-def run_every(seconds: float, run: Callable[[], object], sleep: Callable[[float], None]) -> None:
-    """Call run every seconds, forever; a failure is logged and the next run comes as planned."""
-    while True:
-        sleep(seconds)
-        try:
-            run()
-        except Exception:  # a background job must outlive any one bad run
-            log.exception("reconciliation run failed")

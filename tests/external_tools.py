@@ -3,19 +3,30 @@
 import os
 import shutil
 import socket
+from pathlib import Path
+from typing import NoReturn
 
 import pytest
+
+
+def _missing(message: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true, so this is a failure, not a skip)")
+    pytest.skip(message)
 
 
 def require_executable(name: str, why: str) -> str:
     """The path of executable name, or skip (fail when CI=true) saying why it is needed."""
     path = shutil.which(name)
-    if path:
-        return path
-    message = f"{name} is not installed; it is needed to {why}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI=true, so this is a failure, not a skip)")
-    pytest.skip(message)
+    if not path:
+        _missing(f"{name} is not installed; it is needed to {why}")
+    return path
+
+
+def require_path(path: Path, why: str) -> None:
+    """Skip (fail when CI=true) unless path exists, saying why it is needed."""
+    if not path.exists():
+        _missing(f"{path} is missing; it is needed to {why}")
 
 
 def require_service(name: str, host: str, port: int, why: str) -> None:
@@ -23,7 +34,4 @@ def require_service(name: str, host: str, port: int, why: str) -> None:
     try:
         socket.create_connection((host, port), timeout=2).close()
     except OSError as error:
-        message = f"{name} is not reachable on {host}:{port} ({error}); it is needed to {why}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{message} (CI=true, so this is a failure, not a skip)")
-        pytest.skip(message)
+        _missing(f"{name} is not reachable on {host}:{port} ({error}); it is needed to {why}")

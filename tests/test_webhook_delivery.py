@@ -1,6 +1,7 @@
 """Outbound webhooks against a real receiving HTTP server: signed, in order, retried, dead-lettered, never lost."""
 
 import json
+import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from db_models import DeliveryStatus
 from db_models.base import now_utc
-from tests.live_server import free_port
+from tests.external_tools import require_executable, require_path
+from tests.live_server import REPO_ROOT, free_port
 from tests.receiver import Received, Receiver, Reply
 from tests.webhook_worker import deliver_due, deliveries, retries_due_now
 
@@ -301,3 +303,43 @@ def test_the_body_sent_is_the_body_signed_byte_for_byte(app: Flask, client: Flas
     event = verified(request, endpoint["secret"])
     assert event["data"]["payment"]["description"] == "Café com pão ☕"
     assert json.loads(request.body) == event
+
+
+# The README's Node receiver, reading {"body", "headers", "secret"} from stdin: the event's type, or "refused".
+NODE_VERIFY = """
+const { Webhook } = require("standardwebhooks");
+const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+try {
+  console.log(new Webhook(input.secret).verify(input.body, input.headers).type);
+} catch {
+  console.log("refused");
+}
+"""
+
+
+def test_a_shop_on_node_verifies_deliveries_with_either_secret_during_a_rotation(
+    app: Flask, client: FlaskClient, receiver: Receiver, make_payment: Callable
+) -> None:
+    node = require_executable("node", "check that a shop on Node verifies our webhooks as the README shows")
+    require_path(REPO_ROOT / "node_modules" / "standardwebhooks", "verify in Node (`make test` runs npm ci)")
+    endpoint = add_endpoint(client, receiver.url)
+    rotated = client.post(f"/webhooks/endpoints/{endpoint['id']}/rotate-secret", json={"old_secret_hours": 2})
+    make_payment()
+    assert deliver_due(app) == 1
+    [request] = receiver.received
+
+    def node_says(secret: str) -> str:
+        given = {"body": request.body.decode(), "headers": dict(request.headers), "secret": secret}
+        run = subprocess.run(
+            [node, "-e", NODE_VERIFY],
+            input=json.dumps(given),
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=30,
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    assert node_says(endpoint["secret"]) == node_says(rotated.get_json()["secret"]) == "payment.created"
+    assert node_says("whsec_" + "A" * 32) == "refused"
