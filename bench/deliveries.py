@@ -1,7 +1,7 @@
-"""Webhook delivery benchmark: one `flask pix worker` process against a fast local receiver.
+"""Webhook delivery benchmark: `flask pix worker` processes (one by default) against a fast local receiver.
 
-Throughput: events are recorded first, then one worker delivers them all; deliveries per second. Delay: with
-the worker idle and waiting, payments are created at a steady rate; the time from each creation's commit to
+Throughput: events are recorded first, then the workers deliver them all; deliveries per second. Delay: with
+the workers idle and waiting, payments are created at a steady rate; the time from each creation's commit to
 the first attempt's arrival at the receiver. Targets: 500 deliveries/s per worker, p99 delay under 1 s.
 PostgreSQL (127.0.0.1:5432) when it runs, else SQLite. Run `.venv/bin/python bench/deliveries.py --help`.
 """
@@ -39,7 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--events", type=int, default=5000, help="events delivered in the throughput phase (default 5000)")
     add("--rate", type=float, default=50, help="creations per second in the delay phase (default 50)")
     add("--seconds", type=float, default=20, help="length of the delay phase (default 20)")
-    add("--concurrency", type=int, default=32, help="the worker's deliveries at once (default 32)")
+    add("--concurrency", type=int, default=32, help="each worker's deliveries at once (default 32)")
+    add("--workers", type=int, default=1, help="worker processes sharing the work (default 1)")
     add("--sqlite", action="store_true", help="use SQLite even when PostgreSQL runs")
     add("--quick", action="store_true", help="1000 events and a 5 s delay phase")
     add("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
@@ -99,12 +100,10 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str) -> dict[str,
     try:
         with ThreadPoolExecutor(8) as pool:  # recorded before any worker runs: a backlog
             list(pool.map(lambda _: client.post("/payments/pix", json={"value": 10}), range(args.events)))
-        worker = start_worker(
-            database_url,
-            workdir / "worker.log",
-            args.concurrency,
-            WEBHOOK_TIMEOUT_SECONDS="10",
-        )
+        workers = [
+            start_worker(database_url, workdir / f"worker-{n}.log", args.concurrency, WEBHOOK_TIMEOUT_SECONDS="10")
+            for n in range(args.workers)
+        ]
         try:
             wait_until(lambda: len(arrivals(log_path)) >= args.events, timeout=600)
             received = arrivals(log_path)
@@ -134,7 +133,8 @@ def run(args: argparse.Namespace, workdir: Path, database_url: str) -> dict[str,
                 "missing": len(committed) - len(delays),
             }
         finally:
-            stop_process(worker)
+            for worker in workers:
+                stop_process(worker)
     finally:
         receiver.terminate()
         with app.app_context():
@@ -165,10 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         results = run(args, workdir, url)
     rows = [
         (
-            "deliveries per second, one worker",
+            f"deliveries per second, {args.workers} worker{'s' if args.workers > 1 else ''}",
             f"{results['throughput_per_s']:.0f}",
-            f">= {TARGET_PER_SECOND}",
-            verdict(results["throughput_per_s"] >= TARGET_PER_SECOND),
+            f">= {TARGET_PER_SECOND * args.workers}",
+            verdict(results["throughput_per_s"] >= TARGET_PER_SECOND * args.workers),
         ),
         ("commit -> first attempt p50", f"{results['delay_p50_s'] * 1000:.0f} ms", "", ""),
         (
@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
             verdict(results["duplicates"] == 0 and results["missing"] == 0),
         ),
     ]
-    print(f"webhook deliveries on {results['database']}, worker concurrency {args.concurrency}, {args.events} events")
+    setup = f"{args.workers} x concurrency {args.concurrency}"
+    print(f"webhook deliveries on {results['database']}, workers {setup}, {args.events} events")
     for name, value, target, outcome in rows:
         print(f"  {name:<36} {value:>12}  {target:<10} {outcome}")
     if args.json:

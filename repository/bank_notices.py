@@ -55,6 +55,7 @@ class NoticeResult:
     outcome: NoticeOutcome
     payment: Payment | None
     replayed: bool = False
+    event_id: str | None = None  # the event it recorded for the shop (and, when paid, the waiting page)
 
 
 def idempotency_key(message_id: str) -> str:
@@ -103,9 +104,11 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
         return _replay(notice.idempotency_key)
     # The shop hears of it in the same transaction: paid, or money that arrived and could not be applied.
     about = {"notice": notice_json(BankNotification(**values, received_at=now))}
-    payment_event("payment.paid" if outcome == NoticeOutcome.APPLIED else "payment.refused", payment, **about)
+    event_id = payment_event(
+        "payment.paid" if outcome == NoticeOutcome.APPLIED else "payment.refused", payment, **about
+    )
     db.session.commit()
-    return NoticeResult(outcome, payment)
+    return NoticeResult(outcome, payment, event_id=event_id)
 
 
 def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> None:

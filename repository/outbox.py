@@ -8,7 +8,7 @@ import fnmatch
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 
 from db_models import DeliveryStatus, OutboxEvent, Payment, WebhookDelivery, WebhookEndpoint, db
 from db_models.base import now_utc
@@ -19,53 +19,62 @@ from payloads import links_context, payment_json
 EVENT_TYPES = ("payment.created", "payment.paid", "payment.expired", "payment.refused", "payment.refunded")
 # The events a waiting page hears about (as payment_status); the others only go to the shop.
 LIVE_TYPES = {"payment.paid", "payment.expired"}
+_payments, _events = Payment.__table__, OutboxEvent.__table__
+_endpoints, _deliveries = WebhookEndpoint.__table__, WebhookDelivery.__table__
+_NEXT_SEQUENCE = (
+    _payments.update()
+    .where(_payments.c.id == bindparam("payment"))
+    .values(event_sequence=_payments.c.event_sequence + 1)
+    .returning(_payments.c.event_sequence)
+)
+_ENDPOINTS = select(_endpoints.c.id, _endpoints.c.enabled, _endpoints.c.event_types)
 
 
-def wants(endpoint: WebhookEndpoint, event_type: str) -> bool:
-    """Whether one of the endpoint's patterns ("payment.paid", "payment.*", "*") matches event_type."""
-    return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in endpoint.event_types)
+def wants(patterns: list[str], event_type: str) -> bool:
+    """Whether one of an endpoint's patterns ("payment.paid", "payment.*", "*") matches event_type."""
+    return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
 
 
-def record_event(event_type: str, payment: Payment | None, data: dict[str, Any]) -> OutboxEvent:
-    """Add the event, numbered in its payment's order, and its deliveries, to the caller's transaction."""
-    sequence = 0
-    if payment is not None:
-        # Under the payment row's lock: two events of one payment can never take the same number.
-        sequence = db.session.execute(
-            update(Payment)
-            .where(Payment.id == payment.id)
-            .values(event_sequence=Payment.event_sequence + 1)
-            .returning(Payment.event_sequence),
-            execution_options={"synchronize_session": False},
-        ).scalar_one()
+def record_event(event_type: str, payment: Payment | None, data: dict[str, Any]) -> str:
+    """Add the event, numbered in its payment's order, and its deliveries, to the caller's transaction; its id."""
+    # Prepared Core statements on the session's connection: this runs inside every creation and confirmation.
+    connection = db.session.connection()
+    payment_id = payment.id if payment else None
+    # Under the payment row's lock: two events of one payment can never take the same number.
+    sequence = connection.execute(_NEXT_SEQUENCE, {"payment": payment_id}).scalar_one() if payment_id else 0
     now = now_utc()
     event_id = f"msg_{uuid.uuid4().hex}"
     payload = {"id": event_id, "type": event_type, "timestamp": iso_utc(now), "sequence": sequence, "data": data}
-    event = OutboxEvent(
-        id=event_id,
-        type=event_type,
-        payment_id=payment.id if payment else None,
-        sequence=sequence,
-        payload=payload,
-        created_at=now,
-        live_sent_at=None if event_type in LIVE_TYPES else now,
+    live_sent_at = None if event_type in LIVE_TYPES else now
+    event = {"id": event_id, "type": event_type, "payment_id": payment_id, "sequence": sequence, "payload": payload}
+    connection.execute(_events.insert(), event | {"created_at": now, "live_sent_at": live_sent_at})
+    deliveries = [
+        {
+            "event_id": event_id,
+            "endpoint_id": endpoint_id,
+            "payment_id": payment_id,
+            "sequence": sequence,
+            "status": DeliveryStatus.PENDING if enabled else DeliveryStatus.HELD,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for endpoint_id, enabled, patterns in connection.execute(_ENDPOINTS)
+        if wants(patterns, event_type)
+    ]
+    if deliveries:
+        connection.execute(_deliveries.insert(), deliveries)
+    return event_id
+
+
+def claim_live_event(event_id: str) -> bool:
+    """Claim one event for the waiting pages, as claim_live_events does, by its id: whether this process won it."""
+    claimed = db.session.execute(
+        _events.update()
+        .where(_events.c.id == event_id, _events.c.live_sent_at.is_(None))
+        .values(live_sent_at=now_utc())
     )
-    db.session.add(event)
-    for endpoint in db.session.execute(db.select(WebhookEndpoint)).scalars():
-        if wants(endpoint, event_type):
-            status = DeliveryStatus.PENDING if endpoint.enabled else DeliveryStatus.HELD
-            db.session.add(
-                WebhookDelivery(
-                    event_id=event_id,
-                    endpoint_id=endpoint.id,
-                    payment_id=event.payment_id,
-                    sequence=sequence,
-                    status=status,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-    return event
+    db.session.commit()
+    return claimed.rowcount == 1
 
 
 def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
@@ -91,7 +100,7 @@ def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
     return list(db.session.execute(query).scalars())
 
 
-def payment_event(event_type: str, payment: Payment | None, **about: Any) -> OutboxEvent:
+def payment_event(event_type: str, payment: Payment | None, **about: Any) -> str:
     """record_event with the payment's full JSON (and whatever else it is about) as its data."""
     with links_context():
         data = {"payment": payment_json(payment) if payment else None} | about
