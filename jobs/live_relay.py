@@ -6,7 +6,7 @@ processes committed (the worker's expiry sweep, a reconciliation run in a proces
 
 from db_models import Payment, db
 from live_status import publish_payment_status
-from repository.outbox import claim_live_event, claim_live_events
+from repository.outbox import claim_live_events
 
 
 def publish_new_events() -> int:
@@ -17,9 +17,3 @@ def publish_new_events() -> int:
         if payment is not None:
             publish_payment_status(payment)
     return len(events)
-
-
-def publish_event(event_id: str | None, payment: Payment | None) -> None:
-    """Tell the waiting page of the event this request just committed, unless another process already did."""
-    if event_id is not None and payment is not None and claim_live_event(event_id):
-        publish_payment_status(payment)

@@ -55,7 +55,11 @@ class NoticeResult:
     outcome: NoticeOutcome
     payment: Payment | None
     replayed: bool = False
-    event_id: str | None = None  # the event it recorded for the shop (and, when paid, the waiting page)
+
+    @property
+    def newly_paid(self) -> bool:
+        """This notice paid the payment: the waiting page is to be told now."""
+        return self.outcome == NoticeOutcome.APPLIED and not self.replayed
 
 
 def idempotency_key(message_id: str) -> str:
@@ -103,12 +107,12 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
         db.session.rollback()
         return _replay(notice.idempotency_key)
     # The shop hears of it in the same transaction: paid, or money that arrived and could not be applied.
+    # The caller tells the waiting page of a payment paid here, right after this commit (publish_payment_status).
     about = {"notice": notice_json(BankNotification(**values, received_at=now))}
-    event_id = payment_event(
-        "payment.paid" if outcome == NoticeOutcome.APPLIED else "payment.refused", payment, **about
-    )
+    applied = outcome == NoticeOutcome.APPLIED
+    payment_event("payment.paid" if applied else "payment.refused", payment, told_live=applied, **about)
     db.session.commit()
-    return NoticeResult(outcome, payment, event_id=event_id)
+    return NoticeResult(outcome, payment)
 
 
 def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> None:

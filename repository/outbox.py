@@ -35,8 +35,9 @@ def wants(patterns: list[str], event_type: str) -> bool:
     return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
 
 
-def record_event(event_type: str, payment: Payment | None, data: dict[str, Any]) -> str:
-    """Add the event, numbered in its payment's order, and its deliveries, to the caller's transaction; its id."""
+def record_event(event_type: str, payment: Payment | None, data: dict[str, Any], told_live: bool = False) -> str:
+    """Add the event, numbered in its payment's order, and its deliveries, to the caller's transaction; its id.
+    told_live: the caller tells the waiting pages itself right after its commit, so no relay does it again."""
     # Prepared Core statements on the session's connection: this runs inside every creation and confirmation.
     connection = db.session.connection()
     payment_id = payment.id if payment else None
@@ -45,7 +46,7 @@ def record_event(event_type: str, payment: Payment | None, data: dict[str, Any])
     now = now_utc()
     event_id = f"msg_{uuid.uuid4().hex}"
     payload = {"id": event_id, "type": event_type, "timestamp": iso_utc(now), "sequence": sequence, "data": data}
-    live_sent_at = None if event_type in LIVE_TYPES else now
+    live_sent_at = None if event_type in LIVE_TYPES and not told_live else now
     event = {"id": event_id, "type": event_type, "payment_id": payment_id, "sequence": sequence, "payload": payload}
     connection.execute(_events.insert(), event | {"created_at": now, "live_sent_at": live_sent_at})
     deliveries = [
@@ -64,17 +65,6 @@ def record_event(event_type: str, payment: Payment | None, data: dict[str, Any])
     if deliveries:
         connection.execute(_deliveries.insert(), deliveries)
     return event_id
-
-
-def claim_live_event(event_id: str) -> bool:
-    """Claim one event for the waiting pages, as claim_live_events does, by its id: whether this process won it."""
-    claimed = db.session.execute(
-        _events.update()
-        .where(_events.c.id == event_id, _events.c.live_sent_at.is_(None))
-        .values(live_sent_at=now_utc())
-    )
-    db.session.commit()
-    return claimed.rowcount == 1
 
 
 def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
@@ -100,8 +90,8 @@ def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
     return list(db.session.execute(query).scalars())
 
 
-def payment_event(event_type: str, payment: Payment | None, **about: Any) -> str:
+def payment_event(event_type: str, payment: Payment | None, told_live: bool = False, **about: Any) -> str:
     """record_event with the payment's full JSON (and whatever else it is about) as its data."""
     with links_context():
         data = {"payment": payment_json(payment) if payment else None} | about
-    return record_event(event_type, payment, data)
+    return record_event(event_type, payment, data, told_live)

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from db_models import NoticeOutcome
 from extensions import limiter
-from jobs.live_relay import publish_event
+from live_status import publish_payment_status
 from pix.api_pix import InvalidPixItemError, ReceivedPix, pix_items, read_received_pix
 from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
 from repository.refunds import record_refund_state
@@ -93,7 +93,8 @@ def _take(item: Any) -> dict[str, Any]:
         log.info("API Pix item refused: %s", error)
         return {"outcome": NoticeOutcome.INVALID.value, "error": str(error)}
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
-    publish_event(result.event_id, result.payment)
+    if result.newly_paid:
+        publish_payment_status(result.payment)  # type: ignore[arg-type]
     for refund in pix.refunds:  # the PSP sends the Pix again when one of its refunds settles
         record_refund_state(refund.refund_id, refund.status, None)
     log.info("API Pix %s for txid %s: %s", pix.end_to_end_id, pix.txid, result.outcome)

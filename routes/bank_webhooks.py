@@ -6,8 +6,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from db_models import NoticeOutcome
 from extensions import limiter
-from jobs.live_relay import publish_event
-from live_status import payment_status_json
+from live_status import payment_status_json, publish_payment_status
 from pix.signatures import InvalidSignatureError, verify_webhook
 from repository.bank_notices import BankNotice, apply_notice, idempotency_key, keep_unreadable_notice
 from routes.errors import ApiError
@@ -59,7 +58,8 @@ def confirm_pix_payment() -> Response:
     )
     if result.outcome in REFUSALS:
         raise ApiError(*REFUSALS[result.outcome])
-    publish_event(result.event_id, result.payment)
+    if result.newly_paid:
+        publish_payment_status(result.payment)  # type: ignore[arg-type]
     if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
         message = "The payment has been confirmed"
     else:
