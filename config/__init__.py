@@ -78,7 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_ALLOW_PRIVATE": None,  # development: allowed; production: refused
     "WEBHOOK_ALLOWED_NETWORKS": None,
     "PIX_WORKER_IN_SERVER": True,
-    "WEBHOOK_WORKER_CONCURRENCY": 16,
+    "WEBHOOK_WORKER_CONCURRENCY": 32,
     "WEBHOOK_TIMEOUT_SECONDS": 15,
     "WEBHOOK_SECRET_OVERLAP_HOURS": 24,
     "SAMPLE_SHOP_ENABLED": None,  # development: on; production: off

@@ -165,7 +165,7 @@ def sweep(app: Flask) -> int:
 def run_worker(
     app: Flask,
     sleep: Callable[[float], None],
-    concurrency: int = 16,
+    concurrency: int = 32,
     poll: float = 0.2,
     sweep_every: float = 5,
     worker: str | None = None,
