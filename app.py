@@ -30,9 +30,10 @@ from extensions import limiter, migrate, socketio
 from middleware import TrustedHosts, WholeBody, origin_checker
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
-from routes import api, api_pix_webhook, bank_webhooks, docs, pages, refunds, webhook_endpoints
+from routes import api, api_pix_webhook, bank_webhooks, docs, monitoring, pages, refunds, webhook_endpoints
 from routes.converters import PageTokenConverter, RowIdConverter
 from routes.errors import register_error_handlers
+from routes.monitoring import register_request_metrics
 from routes.realtime import register_socket_handlers
 from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
 from routes.security_headers import register_security_headers
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
+    register_request_metrics(app)
     register_template_filters(app)
     register_commands(app)
     return app
@@ -114,7 +116,7 @@ def register_middleware(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the JSON API, the pages, and what is enabled: the API Pix webhook, the docs, the demo shop."""
+    """Mount the JSON API, the pages, and what is enabled: the API Pix webhook, the docs, the demo shop, metrics."""
     app.url_map.converters["page_token"] = PageTokenConverter
     app.url_map.converters["row_id"] = RowIdConverter
     app.register_blueprint(api.bp)
@@ -128,6 +130,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(docs.bp)
     if app.config["SAMPLE_SHOP_ENABLED"]:
         register_sample_shop(app)
+    if app.config["METRICS_TOKEN"] or app.config["APP_ENV"] != "production":
+        app.register_blueprint(monitoring.bp)
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "AUTO_MIGRATE": None,
     "PIX_WEBHOOK_SECRET": DEVELOPMENT_WEBHOOK_SECRET,
     "SHOP_API_KEY": None,
+    "METRICS_TOKEN": None,  # development: /metrics open; production: mounted only with a token
     "PIX_KEY": DEVELOPMENT_PIX_KEY,
     "PIX_MERCHANT_NAME": "Loja Exemplo",
     "PIX_MERCHANT_CITY": "SAO PAULO",

@@ -21,6 +21,7 @@ import httpx
 from flask import Flask
 from standardwebhooks.webhooks import Webhook
 
+import metrics
 from db_models import DeliveryStatus, db
 from db_models.base import now_utc
 from jobs import safe_http
@@ -141,6 +142,10 @@ def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> li
             jobs = claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])  # commits all of it, or none
         finally:
             db.session.remove()
+    for outcome in finished:
+        metrics.DELIVERIES.labels(outcome.status.value if outcome.attempt else "held_unsent").inc()
+        if outcome.attempt:
+            metrics.DELIVERY_SECONDS.observe(outcome.attempt["duration_ms"] / 1000)
     for endpoint_id in gone:
         log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint_id)
     for outcome in finished:
@@ -156,6 +161,7 @@ def sweep(app: Flask) -> int:
         try:
             tolerance = app.config["PIX_CLOCK_TOLERANCE"]
             expired = announce_expired(now_utc() - tolerance, lambda payment: payment_event("payment.expired", payment))
+            metrics.PAYMENTS_EXPIRED.inc(expired)
             forget_old_keys(timedelta(hours=app.config["PIX_IDEMPOTENCY_HOURS"]))
             return expired
         finally:

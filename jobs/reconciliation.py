@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import metrics
 from db_models import NoticeOutcome
 from db_models.base import now_utc
 from jobs.refunds import settle_refunds
@@ -82,6 +83,9 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
     finally:
         release_lease(JOB, holder, None if report.errors else started)
     log.info("reconciliation: %s", report.summary())
+    metrics.RECONCILIATION_RUNS.labels("failed" if report.errors else "ok").inc()
+    for outcome, count in report.outcomes.items():
+        metrics.RECONCILIATION_FOUND.labels(str(outcome)).inc(count)
     return report
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import false, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+import metrics
 from db_models import BankNotification, NoticeOutcome, Payment, PaymentStatus, db
 from db_models.base import now_utc
 from payloads import notice_json
@@ -105,6 +106,7 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
     if not _insert_once(**values):
         # The bank repeats a message it sent before: undo this attempt and answer as the first time.
         db.session.rollback()
+        metrics.BANK_NOTICES.labels(notice.source, "repeated").inc()
         return _replay(notice.idempotency_key)
     # The shop hears of it in the same transaction: paid, or money that arrived and could not be applied.
     # The caller tells the waiting page of a payment paid here, right after this commit (publish_payment_status).
@@ -112,6 +114,9 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
     applied = outcome == NoticeOutcome.APPLIED
     payment_event("payment.paid" if applied else "payment.refused", payment, told_live=applied, **about)
     db.session.commit()
+    metrics.BANK_NOTICES.labels(notice.source, outcome.value).inc()
+    if applied:
+        metrics.PAYMENTS_PAID.labels(payment.provider).inc()  # type: ignore[union-attr]
     return NoticeResult(outcome, payment)
 
 
@@ -121,6 +126,7 @@ def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> No
         source=source, idempotency_key=key, outcome=NoticeOutcome.INVALID, detail=detail[:MAX_DETAIL_LENGTH], raw=raw
     )
     db.session.commit()
+    metrics.BANK_NOTICES.labels(source, NoticeOutcome.INVALID.value).inc()
 
 
 def notices_needing_action(limit: int = 100) -> list[BankNotification]:

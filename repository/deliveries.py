@@ -243,3 +243,16 @@ def with_attempts(deliveries: list[WebhookDelivery]) -> list[tuple[WebhookDelive
     for attempt in attempts:
         by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
     return [(delivery, by_delivery.get(delivery.id, [])) for delivery in deliveries]
+
+
+def queue_state() -> tuple[dict[str, int], datetime | None]:
+    """Deliveries not delivered, by status (pending, held, dead), and when the oldest undelivered one was made."""
+    waiting = (DeliveryStatus.PENDING, DeliveryStatus.HELD, DeliveryStatus.DEAD)
+    rows = db.session.execute(
+        db.select(delivery_table.c.status, func.count(), func.min(delivery_table.c.created_at))
+        .where(delivery_table.c.status.in_(waiting))
+        .group_by(delivery_table.c.status)
+    ).all()
+    counts = {str(status): 0 for status in waiting} | {status: count for status, count, _ in rows}
+    undelivered = [first for status, _, first in rows if status in UNFINISHED and first is not None]
+    return counts, min(undelivered, default=None)

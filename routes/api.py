@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+import metrics
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
 from live_status import payment_status_json
@@ -92,6 +93,7 @@ def _create(key: str | None) -> Response:
             return_url=shop.return_url,
         )
         payment_event("payment.created", payment)
+        metrics.PAYMENTS_CREATED.labels(provider.name).inc()
         answer = jsonify(message="The payment has been created", payment=payment_json(payment))
         answer.status_code = 201
         if key is not None:

@@ -10,11 +10,13 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from ipaddress import ip_address
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+import metrics
 from db_models import NoticeOutcome
 from extensions import limiter
 from live_status import publish_payment_status
@@ -72,6 +74,7 @@ def receive_pix() -> Response:
     """Record every Pix of the batch once, apply each to its charge, and answer 200 only when all are kept."""
     if not psp_is_authenticated():
         unauthenticated.warning("refused an unauthenticated API Pix webhook from %s", request.remote_addr)
+        metrics.SIGNATURE_FAILURES.labels("api-pix").inc()
         raise ApiError(401, "psp_not_authenticated", "this webhook needs the PSP's client certificate or token")
     try:
         items = pix_items(json_object())
@@ -95,6 +98,7 @@ def _take(item: Any) -> dict[str, Any]:
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
     if result.newly_paid:
         publish_payment_status(result.payment)  # type: ignore[arg-type]
+        metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
     for refund in pix.refunds:  # the PSP sends the Pix again when one of its refunds settles
         record_refund_state(refund.refund_id, refund.status, None)
     log.info("API Pix %s for txid %s: %s", pix.end_to_end_id, pix.txid, result.outcome)

@@ -1,9 +1,11 @@
 """The bank's signed confirmation webhook (the course contract's format): verified first, kept once, applied once."""
 
 import logging
+import time
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+import metrics
 from db_models import NoticeOutcome
 from extensions import limiter
 from live_status import payment_status_json, publish_payment_status
@@ -46,6 +48,7 @@ def confirm_pix_payment() -> Response:
     """The bank's signed webhook: keep the notice once, mark the payment paid once, tell its waiting page."""
     if not signature_is_valid():
         unverified.warning("refused an unverified confirmation from %s: %s", request.remote_addr, g.signature_error)
+        metrics.SIGNATURE_FAILURES.labels("confirmation").inc()
         raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature")
     notice = read_signed_confirmation()
     result = apply_notice(notice, current_app.config["PIX_CLOCK_TOLERANCE"])
@@ -60,6 +63,7 @@ def confirm_pix_payment() -> Response:
         raise ApiError(*REFUSALS[result.outcome])
     if result.newly_paid:
         publish_payment_status(result.payment)  # type: ignore[arg-type]
+        metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
     if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
         message = "The payment has been confirmed"
     else:

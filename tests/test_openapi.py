@@ -24,6 +24,8 @@ UNDOCUMENTED = {
     "sample_shop.events_page",
     "sample_shop.return_page",
     "sample_shop.receive",
+    # Prometheus's scrape, in its own text format (README, "Operating it").
+    "metrics.scrape",
 }
 
 
