@@ -15,6 +15,7 @@ import socketio
 from engineio.exceptions import SocketIsClosedError
 from socketio import packet
 
+import metrics
 from routes.throttled_log import ThrottledLog
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,10 @@ class ConnectionBudget:
             if time.monotonic() < self.barred[address]:
                 return False  # a page falls back to polling its status; the abuser gets nothing to chew on
             del self.barred[address]
-        return self._connect(eio_sid, environ)
+        accepted = self._connect(eio_sid, environ)
+        if accepted is not False:
+            metrics.SOCKET_CONNECTIONS.inc()
+        return accepted
 
     def receive(self, eio_sid: str, data: Any) -> None:
         """One packet from a client: delivered within budget, refused with an error ack beyond it."""
@@ -151,4 +155,5 @@ class ConnectionBudget:
     def disconnected(self, eio_sid: str, reason: Any) -> None:
         """Forget the client's budget, then let python-socketio clean up after it."""
         self.buckets.pop(eio_sid, None)
+        metrics.SOCKET_CONNECTIONS.dec()
         self._forget(eio_sid, reason)
