@@ -27,6 +27,7 @@ from config import ConfigError, load_settings
 from db_models import db
 from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
+from log_setup import configure_logging, register_request_ids
 from middleware import TrustedHosts, WholeBody, origin_checker
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
+    register_request_ids(app)
     register_request_metrics(app)
     register_template_filters(app)
     register_commands(app)
@@ -136,13 +138,11 @@ def register_blueprints(app: Flask) -> None:
 
 def main() -> None:
     """Entry point of `python app.py` and `make run`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Every PSP call would be a line; the client logs the ones that fail.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         app = create_app()
     except ConfigError as error:
         sys.exit(f"PIX checkout refuses to start: {error}")
+    configure_logging(app.config["LOG_FORMAT"])
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     base = f"http://{host}:{port}"

@@ -11,6 +11,7 @@ from db_models import db
 from jobs.periodic import run_every
 from jobs.reconciliation import reconcile
 from jobs.refunds import new_refund_id, request_refund
+from log_setup import configure_logging
 from pix.money import InvalidAmountError, from_cents, parse_amount
 from pix.psp_client import ApiPixClient, PspError
 from repository.refunds import RefundRefusedError, latest_refunds
@@ -37,6 +38,7 @@ def reconcile_command(every: float | None) -> None:
     if every is None:
         _run_once()
     else:
+        configure_logging(current_app.config["LOG_FORMAT"])
         run_every(every, _run_once, time.sleep)
 
 

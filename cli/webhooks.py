@@ -15,6 +15,7 @@ from cli.group import pix_cli
 from db_models import WebhookEndpoint
 from db_models.base import now_utc
 from jobs.deliveries import run_worker
+from log_setup import configure_logging
 from payloads import delivery_json
 from pix.instants import parse_instant
 from repository import deliveries, webhook_endpoints
@@ -191,6 +192,7 @@ def redeliver(delivery_id: int | None, since: str | None, endpoint_id: int | Non
 def worker(concurrency: int | None) -> None:
     """Deliver webhooks (and record expiries) until stopped; run as many as you like, on any machines."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    configure_logging(app.config["LOG_FORMAT"])
     concurrency = concurrency or app.config["WEBHOOK_WORKER_CONCURRENCY"]
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "PIX_WEBHOOK_SECRET": DEVELOPMENT_WEBHOOK_SECRET,
     "SHOP_API_KEY": None,
     "METRICS_TOKEN": None,  # development: /metrics open; production: mounted only with a token
+    "LOG_FORMAT": None,  # development: text; production: json
     "PIX_KEY": DEVELOPMENT_PIX_KEY,
     "PIX_MERCHANT_NAME": "Loja Exemplo",
     "PIX_MERCHANT_CITY": "SAO PAULO",
@@ -171,6 +172,10 @@ def _pix(settings: dict[str, Any]) -> None:
 
 
 def _deployment(settings: dict[str, Any]) -> None:
+    log_format = settings["LOG_FORMAT"] or ("json" if settings["APP_ENV"] == "production" else "text")
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {log_format!r}")
+    settings["LOG_FORMAT"] = log_format
     for name in ("RATELIMIT_ENABLED", "API_DOCS_ENABLED"):
         settings[name] = boolean(settings[name], name)
     queue = settings["SOCKETIO_MESSAGE_QUEUE"]

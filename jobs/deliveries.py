@@ -133,7 +133,7 @@ def attempt_safely(job: Job, guard: Policy) -> Outcome | None:
 
 def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> list[Job]:
     """Record the finished attempts, disable the endpoints that answered 410 Gone and claim up to limit more,
-    in one transaction (so a failure leaves the outcomes to record again); log each delivery gone dead."""
+    in one transaction (so a failure leaves the outcomes to record again); log and count each attempt."""
     with app.app_context():
         try:
             gone = record_outcomes(worker, finished)
@@ -143,16 +143,38 @@ def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> li
         finally:
             db.session.remove()
     for outcome in finished:
-        metrics.DELIVERIES.labels(outcome.status.value if outcome.attempt else "held_unsent").inc()
-        if outcome.attempt:
-            metrics.DELIVERY_SECONDS.observe(outcome.attempt["duration_ms"] / 1000)
+        _account(outcome)
     for endpoint_id in gone:
         log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint_id)
-    for outcome in finished:
-        if outcome.status == DeliveryStatus.DEAD:
-            job = outcome.job
-            log.warning("webhook delivery %s of %s to %s is dead", job.delivery_id, job.event_id, job.endpoint_id)
     return jobs
+
+
+def _account(outcome: Outcome) -> None:
+    """The one line and the metrics each attempt leaves (no URL: it may carry the shop's own secrets)."""
+    job, tried = outcome.job, outcome.attempt
+    metrics.DELIVERIES.labels(outcome.status.value if tried else "held_unsent").inc()
+    fields = {"delivery_id": job.delivery_id, "event_id": job.event_id, "endpoint_id": job.endpoint_id}
+    fields["payment_id"] = ((job.payload.get("data") or {}).get("payment") or {}).get("id")
+    fields["outcome"] = outcome.status.value
+    if tried is None:
+        log.info("webhook delivery %s held: its endpoint was disabled", job.delivery_id, extra=fields)
+        return
+    metrics.DELIVERY_SECONDS.observe(tried["duration_ms"] / 1000)
+    fields |= {"attempt": job.attempts + 1, "status_code": tried["status_code"], "duration_ms": tried["duration_ms"]}
+    answer = tried["status_code"] or tried["error"]
+    level = logging.WARNING if outcome.status == DeliveryStatus.DEAD else logging.INFO
+    message = "webhook delivery %s of %s to endpoint %s, attempt %s: %s, %s"
+    log.log(
+        level,
+        message,
+        job.delivery_id,
+        job.event_id,
+        job.endpoint_id,
+        job.attempts + 1,
+        answer,
+        outcome.status.value,
+        extra=fields,
+    )
 
 
 def sweep(app: Flask) -> int:

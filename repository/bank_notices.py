@@ -1,6 +1,7 @@
 """The one way in for a bank's word: store every verified notice once, and apply it to its payment."""
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,8 @@ from repository.outbox import payment_event
 
 MAX_KEY_LENGTH = 200
 MAX_DETAIL_LENGTH = 200
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,9 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
         # The bank repeats a message it sent before: undo this attempt and answer as the first time.
         db.session.rollback()
         metrics.BANK_NOTICES.labels(notice.source, "repeated").inc()
-        return _replay(notice.idempotency_key)
+        replayed = _replay(notice.idempotency_key)
+        _log_notice(notice.source, notice.idempotency_key, replayed.outcome, replayed.payment, notice.value, True)
+        return replayed
     # The shop hears of it in the same transaction: paid, or money that arrived and could not be applied.
     # The caller tells the waiting page of a payment paid here, right after this commit (publish_payment_status).
     about = {"notice": notice_json(BankNotification(**values, received_at=now))}
@@ -117,7 +122,20 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
     metrics.BANK_NOTICES.labels(notice.source, outcome.value).inc()
     if applied:
         metrics.PAYMENTS_PAID.labels(payment.provider).inc()  # type: ignore[union-attr]
+    _log_notice(notice.source, notice.idempotency_key, outcome, payment, notice.value)
     return NoticeResult(outcome, payment)
+
+
+def _log_notice(
+    source: str, key: str, outcome: NoticeOutcome, payment: Payment | None, value: object, repeated: bool = False
+) -> None:
+    """The one line every bank notice leaves: what the bank said and what became of it."""
+    fields = {"source": source, "message_id": key, "outcome": outcome.value, "value": str(value), "repeated": repeated}
+    if payment is not None:
+        fields |= {"payment_id": payment.id, "txid": payment.txid, "order_id": payment.order_id}
+    level = logging.INFO if outcome == NoticeOutcome.APPLIED or repeated else logging.WARNING
+    again = " (a repeated message)" if repeated else ""
+    log.log(level, "bank notice %s from %s: %s%s", key, source, outcome.value, again, extra=fields)
 
 
 def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> None:
@@ -127,6 +145,8 @@ def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> No
     )
     db.session.commit()
     metrics.BANK_NOTICES.labels(source, NoticeOutcome.INVALID.value).inc()
+    fields = {"source": source, "message_id": key, "outcome": NoticeOutcome.INVALID.value, "detail": detail[:200]}
+    log.warning("bank notice %s from %s could not be read: %s", key, source, detail[:200], extra=fields)
 
 
 def notices_needing_action(limit: int = 100) -> list[BankNotification]:

@@ -93,7 +93,6 @@ def _take(item: Any) -> dict[str, Any]:
         pix = read_received_pix(item)
     except InvalidPixItemError as error:
         keep_unreadable_notice(API_PIX, _digest_key(raw), raw, str(error))
-        log.info("API Pix item refused: %s", error)
         return {"outcome": NoticeOutcome.INVALID.value, "error": str(error)}
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
     if result.newly_paid:
@@ -101,7 +100,6 @@ def _take(item: Any) -> dict[str, Any]:
         metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
     for refund in pix.refunds:  # the PSP sends the Pix again when one of its refunds settles
         record_refund_state(refund.refund_id, refund.status, None)
-    log.info("API Pix %s for txid %s: %s", pix.end_to_end_id, pix.txid, result.outcome)
     return {"endToEndId": pix.end_to_end_id, "outcome": result.outcome.value}
 
 

@@ -52,13 +52,6 @@ def confirm_pix_payment() -> Response:
         raise ApiError(401, "invalid_signature", "missing, invalid or expired webhook signature")
     notice = read_signed_confirmation()
     result = apply_notice(notice, current_app.config["PIX_CLOCK_TOLERANCE"])
-    log.info(
-        "bank notice %s: %s%s, payment %s",
-        notice.idempotency_key,
-        result.outcome,
-        " (a repeated message)" if result.replayed else "",
-        result.payment.id if result.payment else None,
-    )
     if result.outcome in REFUSALS:
         raise ApiError(*REFUSALS[result.outcome])
     if result.newly_paid:

@@ -1,6 +1,7 @@
 """GET /metrics for Prometheus: behind METRICS_TOKEN when one is set (production mounts it only then)."""
 
 import hmac
+import logging
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -10,6 +11,7 @@ from repository.deliveries import queue_state
 from routes.errors import ApiError
 
 bp = Blueprint("metrics", __name__)
+access = logging.getLogger("pix.http")  # one line per request, by route pattern: never a token
 
 
 @bp.get("/metrics")
@@ -32,12 +34,15 @@ def _observe(response: Response) -> Response:
     route = request.url_rule.rule if request.url_rule else "unmatched"
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
     metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).observe(elapsed)
+    fields = {"method": request.method, "route": route, "status": response.status_code}
+    fields["duration_ms"] = round(elapsed * 1000, 2)
+    access.info("%s %s %s in %.1f ms", request.method, route, response.status_code, elapsed * 1000, extra=fields)
     if response.status_code == 429:
         metrics.RATE_LIMITED.labels(route).inc()
     return response
 
 
 def register_request_metrics(app: Flask) -> None:
-    """Time every HTTP request by method, route pattern and status, and count the 429s."""
+    """Time and log every HTTP request by method, route pattern and status, and count the 429s."""
     app.before_request(_start_timer)
     app.after_request(_observe)
