@@ -49,7 +49,12 @@ class WebhookQueue(Collector):
         self.read = read
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        counts, oldest = self.read()
+        try:
+            counts, oldest = self.read()
+        except Exception:  # the scrape still answers, and says the database is down
+            yield GaugeMetricFamily("pix_database_up", "Whether the database answered this scrape", value=0)
+            return
+        yield GaugeMetricFamily("pix_database_up", "Whether the database answered this scrape", value=1)
         depth = GaugeMetricFamily("pix_webhook_queue_depth", "Merchant webhook deliveries by status", labels=["status"])
         for status, count in sorted(counts.items()):
             depth.add_metric([status], count)
