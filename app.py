@@ -31,7 +31,7 @@ from log_setup import configure_logging, register_request_ids
 from middleware import TrustedHosts, WholeBody, origin_checker
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
-from routes import api, api_pix_webhook, bank_webhooks, docs, monitoring, pages, refunds, webhook_endpoints
+from routes import admin, api, api_pix_webhook, bank_webhooks, docs, monitoring, pages, refunds, webhook_endpoints
 from routes.converters import PageTokenConverter, RowIdConverter
 from routes.errors import register_error_handlers
 from routes.monitoring import register_request_metrics
@@ -134,6 +134,8 @@ def register_blueprints(app: Flask) -> None:
         register_sample_shop(app)
     if app.config["METRICS_TOKEN"] or app.config["APP_ENV"] != "production":
         app.register_blueprint(monitoring.bp)
+    if app.config["ADMIN_TOKEN"] or app.config["APP_ENV"] != "production":
+        app.register_blueprint(admin.bp)
 
 
 def main() -> None:

@@ -65,6 +65,11 @@ class WebhookQueue(Collector):
         )
 
 
+def current(gauge: Gauge) -> float:
+    """A gauge's value in this process."""
+    return gauge.collect()[0].samples[0].value
+
+
 def render(queue: Collector) -> bytes:
     """The scrape: this process's metrics (or every process's, in multiprocess mode) and the webhook queue."""
     registry = REGISTRY

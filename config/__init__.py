@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "SHOP_API_KEY": None,
     "METRICS_TOKEN": None,  # development: /metrics open; production: mounted only with a token
     "LOG_FORMAT": None,  # development: text; production: json
+    "ADMIN_TOKEN": None,  # development: /admin open; production: mounted only with a token
     "PIX_KEY": DEVELOPMENT_PIX_KEY,
     "PIX_MERCHANT_NAME": "Loja Exemplo",
     "PIX_MERCHANT_CITY": "SAO PAULO",

@@ -49,6 +49,8 @@ def refuse_unsafe_production(settings: dict[str, Any]) -> None:
         raise ConfigError(REFUSE + "the development RETURN_URL_SECRET: buyers' returns would be forgeable")
     if settings["RETURN_URL_HOST_RULES"] and not _random(settings["RETURN_URL_KEY"]):
         raise ConfigError(REFUSE + "a RETURN_URL_SECRET that is not random: generate one as .env.example shows")
+    if settings["ADMIN_TOKEN"] and not _random(settings["ADMIN_TOKEN"]):
+        raise ConfigError(REFUSE + "an ADMIN_TOKEN that is not random: generate one as .env.example shows")
     if settings["METRICS_TOKEN"] and not _random(settings["METRICS_TOKEN"]):
         raise ConfigError(REFUSE + "a METRICS_TOKEN that is not random: generate one as .env.example shows")
     if settings["PIX_SIMULATOR_URL"]:

@@ -24,8 +24,10 @@ UNDOCUMENTED = {
     "sample_shop.events_page",
     "sample_shop.return_page",
     "sample_shop.receive",
-    # Prometheus's scrape, in its own text format (README, "Operating it").
+    # Prometheus's scrape, in its own text format, and the operator's pages (README, "Operating it").
     "metrics.scrape",
+    "admin.dashboard",
+    "admin.login",
 }
 
 
