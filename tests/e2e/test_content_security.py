@@ -28,6 +28,9 @@ def test_every_page_runs_without_a_policy_violation(live_server: LiveServer, pag
     expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible()
     page.goto(f"{live_server.url}/docs")
     expect(page.get_by_text("POST", exact=True).first).to_be_visible(timeout=10_000)
+    page.goto(f"{live_server.url}/admin/?q={paid['txid']}")
+    expect(page.get_by_role("heading", name="Painel de operação")).to_be_visible()
+    expect(page.locator("#payments td[data-status=paid]")).to_have_count(1)
     assert refused == []
 
 
