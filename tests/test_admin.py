@@ -5,10 +5,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from db_models import DeliveryStatus
+from tests.live_server import free_port
 from tests.test_config import PRODUCTION
+from tests.webhook_worker import deliver_due, deliveries
 
 ADMIN_TOKEN = "b3BlcmF0b3ItdG9rZW4tZm9yLXRlc3Rz-7Qw2"
 
@@ -61,3 +65,23 @@ def test_production_serves_admin_only_behind_a_random_token(app_config: dict[str
     assert create_app(production | {"ADMIN_TOKEN": ADMIN_TOKEN}).test_client().get("/admin/").status_code == 401
     with pytest.raises(Exception, match="ADMIN_TOKEN"):
         create_app(production | {"ADMIN_TOKEN": "admin"})
+
+
+def test_an_operator_sends_a_dead_letter_again_from_the_page(
+    app: Flask, client: FlaskClient, make_payment: Callable
+) -> None:
+    client.post("/webhooks/endpoints", json={"url": f"http://127.0.0.1:{free_port()}/gone", "retry_schedule": []})
+    make_payment()
+    assert deliver_due(app) == 1  # nobody listens and no retry is left: a dead letter
+    page = client.get("/admin/")
+    [delivery] = [d for d in deliveries(app) if d.status == DeliveryStatus.DEAD]
+    assert f"nº {delivery.id}" in page.get_data(as_text=True)
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+
+    action = f"/admin/entregas/{delivery.id}/reenviar"
+    assert client.post(action, data={"form_token": "forged"}).status_code == 403
+    assert [d.status for d in deliveries(app)] == [DeliveryStatus.DEAD]
+    sent = client.post(action, data={"form_token": form_token})
+    assert sent.status_code == 302 and f"reenviado={delivery.id}" in sent.headers["Location"]
+    assert [d.status for d in deliveries(app)] == [DeliveryStatus.PENDING]
+    assert "será enviada de novo" in client.get(sent.headers["Location"]).get_data(as_text=True)
