@@ -28,6 +28,7 @@ UNDOCUMENTED = {
     "metrics.scrape",
     "admin.dashboard",
     "admin.login",
+    "admin.redeliver",
 }
 
 
