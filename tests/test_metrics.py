@@ -122,17 +122,23 @@ def test_several_processes_answer_for_all_of_them_in_multiprocess_mode(tmp_path:
     assert created == {"pix_payments_created_total": 2}
 
 
-def test_open_connections_and_waiting_pages_are_gauged_on_the_live_server(live_server: LiveServer) -> None:
+def test_open_connections_and_waiting_pages_are_gauged_on_the_live_server(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path)  # its own: no other test's page comes or goes meanwhile
+
     def gauges() -> tuple[float, float]:
-        with urllib.request.urlopen(f"{live_server.url}/metrics", timeout=10) as response:
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
             families = {family.name: family for family in text_string_to_metric_families(response.read().decode())}
         return tuple(families[name].samples[0].value for name in ("pix_socketio_connections", "pix_pages_subscribed"))
 
-    connections, pages = gauges()
-    first, second = live_server.create_payment(), live_server.create_payment()
-    page, _ = watch(live_server.url, first)
-    page.call("subscribe", {"token": second["page_url"].rsplit("/", 1)[1]}, timeout=10)
-    page.call("subscribe", {"token": first["page_url"].rsplit("/", 1)[1]}, timeout=10)  # again: still one page
-    assert gauges() == (connections + 1, pages + 2)
-    page.disconnect()
-    wait_for(lambda: gauges() == (connections, pages))
+    server.start()
+    try:
+        assert gauges() == (0, 0)
+        first, second = server.create_payment(), server.create_payment()
+        page, _ = watch(server.url, first)
+        page.call("subscribe", {"token": second["page_url"].rsplit("/", 1)[1]}, timeout=10)
+        page.call("subscribe", {"token": first["page_url"].rsplit("/", 1)[1]}, timeout=10)  # again: still one page
+        assert gauges() == (1, 2)
+        page.disconnect()
+        wait_for(lambda: gauges() == (0, 0))
+    finally:
+        server.stop()
