@@ -290,3 +290,21 @@ def test_any_webhook_endpoint_request(
     assert_not_5xx(client.get("/webhooks/dead-letters", query_string=query))
     assert_not_5xx(post_json(client, "/webhooks/dead-letters/redeliver", {"since": since, "endpoint_id": since}))
     assert_still_works(hostile_app)
+
+
+@EXAMPLES
+@given(reference=hostile_text, form=hostile_text, request_id=header_text, path=tokens | row_ids)
+def test_any_operator_request_metrics_scrape_and_request_id(
+    hostile_app: Flask, reference: str, form: str, request_id: str, path: str
+) -> None:
+    client = hostile_app.test_client()
+    encoded = path_segment(reference)
+    page = client.get(f"/admin/?q={encoded}&reenviado={encoded}", headers={"X-Request-ID": request_id})
+    assert page.status_code == 200, page.get_data(as_text=True)
+    assert request_id == page.headers["X-Request-ID"] or len(page.headers["X-Request-ID"]) == 32
+    posted = {"content_type": "application/x-www-form-urlencoded"}  # percent-encoded, lone surrogates and all
+    assert_not_5xx(client.post("/admin/entrar", data=f"token={path_segment(form)}", **posted))
+    action = f"/admin/entregas/{path_segment(path)}/reenviar"
+    assert_not_5xx(client.post(action, data=f"form_token={path_segment(form)}", **posted))
+    assert_not_5xx(client.get("/metrics", headers={"Authorization": request_id}))
+    assert_still_works(hostile_app)
