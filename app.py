@@ -35,6 +35,7 @@ from routes import admin, api, api_pix_webhook, bank_webhooks, docs, monitoring,
 from routes.converters import PageTokenConverter, RowIdConverter
 from routes.errors import register_error_handlers
 from routes.monitoring import register_request_metrics
+from routes.operators_room import register_operator_handlers
 from routes.realtime import register_socket_handlers
 from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
 from routes.security_headers import register_security_headers
@@ -85,6 +86,7 @@ def register_extensions(app: Flask) -> None:
         cors_allowed_origins=origin_checker(rules) if (rules := app.config["TRUSTED_HOST_RULES"]) else None,
     )
     register_socket_handlers()
+    register_operator_handlers()
     ConnectionBudget(
         socketio.server,
         rate=app.config["SOCKETIO_EVENTS_PER_SECOND"],

@@ -1,7 +1,7 @@
-"""What a waiting page is told about its payment, and the room it hears it in; usable from any process.
+"""What a waiting page and the operators' room are told about a payment, and where; usable from any process.
 
-The server's handlers, the webhooks and the reconciliation job (a CLI process, through the message queue)
-all publish from here.
+The server's handlers, the webhooks, the outbox relay and the reconciliation job (a CLI process, through the
+message queue) all publish from here.
 """
 
 from datetime import UTC, datetime
@@ -13,6 +13,12 @@ from pix.money import json_number
 
 STATUS_EVENT = "payment_status"
 ROOM_PREFIX = "payment:"
+# The events a waiting page hears about (as payment_status); the operators hear of every event.
+PAGE_EVENT_TYPES = {"payment.paid", "payment.expired"}
+# The operators' namespace and room: only a connection that proved it is an operator joins it.
+OPERATORS_NAMESPACE = "/operadores"
+OPERATORS_ROOM = "operadores"
+OPERATOR_EVENT = "operacao"
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -34,6 +40,14 @@ def payment_status_json(payment: Payment) -> dict[str, Any]:
     }
 
 
+def operator_event_json(event_type: str, payment: Payment | None) -> dict[str, Any]:
+    """What the operators' room hears of one event: its type and the payment's references, never its token."""
+    about = None
+    if payment is not None:
+        about = payment_status_json(payment) | {"txid": payment.txid, "order_id": payment.order_id}
+    return {"type": event_type, "payment": about}
+
+
 def payment_room(token: str) -> str:
     """The room of one payment; named by its secret token, so it cannot be guessed."""
     return f"{ROOM_PREFIX}{token}"
@@ -42,3 +56,24 @@ def payment_room(token: str) -> str:
 def publish_payment_status(payment: Payment) -> None:
     """Tell the pages watching payment its new status; called after the commit."""
     socketio.emit(STATUS_EVENT, payment_status_json(payment), to=payment_room(payment.token))
+
+
+def publish_to_operators(event_type: str, payment: Payment | None) -> None:
+    """Tell the operators' room of an event; called after the commit that recorded it."""
+    socketio.emit(
+        OPERATOR_EVENT, operator_event_json(event_type, payment), to=OPERATORS_ROOM, namespace=OPERATORS_NAMESPACE
+    )
+
+
+def publish_dead_delivery(delivery_id: int, payment_id: int | None) -> None:
+    """Tell the operators' room a delivery ran out of retries: a dead letter to look at."""
+    about = {"id": payment_id} if payment_id else None
+    event = {"type": "delivery.dead", "payment": about, "delivery_id": delivery_id}
+    socketio.emit(OPERATOR_EVENT, event, to=OPERATORS_ROOM, namespace=OPERATORS_NAMESPACE)
+
+
+def publish_event(event_type: str, payment: Payment | None) -> None:
+    """Tell whoever is to hear of an outbox event: the payment's waiting pages when it changes them, the operators."""
+    if payment is not None and event_type in PAGE_EVENT_TYPES:
+        publish_payment_status(payment)
+    publish_to_operators(event_type, payment)

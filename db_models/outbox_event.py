@@ -21,5 +21,5 @@ class OutboxEvent(db.Model):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, index=True)
-    # When the waiting pages were told (paid, expired); None until a process claims that.
+    # When the operators (and, for paid or expired, the waiting pages) were told; None until a process claims it.
     live_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)

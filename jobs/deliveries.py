@@ -26,6 +26,7 @@ from db_models import DeliveryStatus, db
 from db_models.base import now_utc
 from jobs import safe_http
 from jobs.safe_http import BlockedAddressError, Policy
+from live_status import publish_dead_delivery
 from repository.deliveries import Job, Outcome, claim_jobs, record_outcomes
 from repository.idempotency import forget_old_keys
 from repository.outbox import payment_event
@@ -160,6 +161,8 @@ def _account(outcome: Outcome) -> None:
         log.info("webhook delivery %s held: its endpoint was disabled", job.delivery_id, extra=fields)
         return
     metrics.DELIVERY_SECONDS.observe(tried["duration_ms"] / 1000)
+    if outcome.status == DeliveryStatus.DEAD:
+        publish_dead_delivery(job.delivery_id, fields["payment_id"])
     fields |= {"attempt": job.attempts + 1, "status_code": tried["status_code"], "duration_ms": tried["duration_ms"]}
     answer = tried["status_code"] or tried["error"]
     level = logging.WARNING if outcome.status == DeliveryStatus.DEAD else logging.INFO

@@ -1,19 +1,24 @@
-"""Waiting pages hear from the outbox: each paid or expired event is claimed by one process and emitted once.
+"""Pages and operators hear from the outbox: each event is claimed by one process and told live once.
 
-Right after its own commit a request tells the pages at once; a loop in every server catches what other
-processes committed (the worker's expiry sweep, a reconciliation run in a process of its own).
+Right after its own commit a request tells them at once; a loop in every server catches what other processes
+committed (the worker's expiry sweep, a reconciliation run in a process of its own) and what no request told
+(money that could not be applied, refunds).
 """
 
 from db_models import Payment, db
-from live_status import publish_payment_status
+from live_status import publish_event
 from repository.outbox import claim_live_events
+
+BATCH = 100
 
 
 def publish_new_events() -> int:
-    """Emit payment_status for the events no process has emitted yet; how many."""
-    events = claim_live_events()
-    for event in events:
-        payment = db.session.get(Payment, event.payment_id) if event.payment_id else None
-        if payment is not None:
-            publish_payment_status(payment)
-    return len(events)
+    """Tell live the events no process has told yet, a batch at a time until none is left; how many."""
+    told = 0
+    while events := claim_live_events(BATCH):
+        for event in events:
+            publish_event(event.type, db.session.get(Payment, event.payment_id) if event.payment_id else None)
+        told += len(events)
+        if len(events) < BATCH:
+            break
+    return told

@@ -21,7 +21,7 @@ import metrics
 from db_models import NoticeOutcome
 from db_models.base import now_utc
 from jobs.refunds import settle_refunds
-from live_status import publish_payment_status
+from live_status import publish_event
 from pix.api_pix import InvalidPixItemError, ReceivedPix
 from pix.psp_client import ApiPixClient, PspError
 from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
@@ -105,4 +105,4 @@ def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, re
     report.outcomes[result.outcome] += 1
     if result.outcome == NoticeOutcome.APPLIED:
         log.warning("reconciliation found payment %s paid: its webhook never came", result.payment.id)
-        publish_payment_status(result.payment)
+        publish_event("payment.paid", result.payment)

@@ -17,8 +17,6 @@ from payloads import links_context, payment_json
 
 # Every event the shop can be sent; endpoints filter them with "*", "payment.*" or these names.
 EVENT_TYPES = ("payment.created", "payment.paid", "payment.expired", "payment.refused", "payment.refunded")
-# The events a waiting page hears about (as payment_status); the others only go to the shop.
-LIVE_TYPES = {"payment.paid", "payment.expired"}
 _payments, _events = Payment.__table__, OutboxEvent.__table__
 _endpoints, _deliveries = WebhookEndpoint.__table__, WebhookDelivery.__table__
 _NEXT_SEQUENCE = (
@@ -37,7 +35,7 @@ def wants(patterns: list[str], event_type: str) -> bool:
 
 def record_event(event_type: str, payment: Payment | None, data: dict[str, Any], told_live: bool = False) -> str:
     """Add the event, numbered in its payment's order, and its deliveries, to the caller's transaction; its id.
-    told_live: the caller tells the waiting pages itself right after its commit, so no relay does it again."""
+    told_live: the caller tells the pages and operators itself right after its commit, so no relay does it again."""
     # Prepared Core statements on the session's connection: this runs inside every creation and confirmation.
     connection = db.session.connection()
     payment_id = payment.id if payment else None
@@ -46,9 +44,8 @@ def record_event(event_type: str, payment: Payment | None, data: dict[str, Any],
     now = now_utc()
     event_id = f"msg_{uuid.uuid4().hex}"
     payload = {"id": event_id, "type": event_type, "timestamp": iso_utc(now), "sequence": sequence, "data": data}
-    live_sent_at = None if event_type in LIVE_TYPES and not told_live else now
     event = {"id": event_id, "type": event_type, "payment_id": payment_id, "sequence": sequence, "payload": payload}
-    connection.execute(_events.insert(), event | {"created_at": now, "live_sent_at": live_sent_at})
+    connection.execute(_events.insert(), event | {"created_at": now, "live_sent_at": now if told_live else None})
     deliveries = [
         {
             "event_id": event_id,
@@ -68,7 +65,7 @@ def record_event(event_type: str, payment: Payment | None, data: dict[str, Any],
 
 
 def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
-    """Events no process has told the waiting pages about yet; claimed, so exactly one process tells them."""
+    """Events no process has told live yet; claimed, so exactly one process tells the pages and operators."""
     now = now_utc()
     unsent = db.select(OutboxEvent.id).where(OutboxEvent.live_sent_at.is_(None)).limit(limit)
     claimed = (

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 import metrics
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
-from live_status import payment_status_json
+from live_status import payment_status_json, publish_to_operators
 from payloads import payment_json
 from pix.psp_client import PspError
 from pix.qr import render_qr_png
@@ -92,12 +92,13 @@ def _create(key: str | None) -> Response:
             shop_metadata=shop.metadata,
             return_url=shop.return_url,
         )
-        payment_event("payment.created", payment)
+        payment_event("payment.created", payment, told_live=True)
         metrics.PAYMENTS_CREATED.labels(provider.name).inc()
         answer = jsonify(message="The payment has been created", payment=payment_json(payment))
         answer.status_code = 201
         if key is not None:
             remember_answer(key, 201, answer.get_data(), payment.id)
+    publish_to_operators("payment.created", payment)
     return answer
 
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 import metrics
 from db_models import NoticeOutcome
 from extensions import limiter
-from live_status import publish_payment_status
+from live_status import publish_event
 from pix.api_pix import InvalidPixItemError, ReceivedPix, pix_items, read_received_pix
 from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
 from repository.refunds import record_refund_state
@@ -96,7 +96,7 @@ def _take(item: Any) -> dict[str, Any]:
         return {"outcome": NoticeOutcome.INVALID.value, "error": str(error)}
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
     if result.newly_paid:
-        publish_payment_status(result.payment)  # type: ignore[arg-type]
+        publish_event("payment.paid", result.payment)
         metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
     for refund in pix.refunds:  # the PSP sends the Pix again when one of its refunds settles
         record_refund_state(refund.refund_id, refund.status, None)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 import metrics
 from db_models import NoticeOutcome
 from extensions import limiter
-from live_status import payment_status_json, publish_payment_status
+from live_status import payment_status_json, publish_event
 from pix.signatures import InvalidSignatureError, verify_webhook
 from repository.bank_notices import BankNotice, apply_notice, idempotency_key, keep_unreadable_notice
 from routes.errors import ApiError
@@ -55,7 +55,7 @@ def confirm_pix_payment() -> Response:
     if result.outcome in REFUSALS:
         raise ApiError(*REFUSALS[result.outcome])
     if result.newly_paid:
-        publish_payment_status(result.payment)  # type: ignore[arg-type]
+        publish_event("payment.paid", result.payment)
         metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
     if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
         message = "The payment has been confirmed"

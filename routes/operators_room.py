@@ -1,0 +1,34 @@
+"""Socket.IO for /admin: a namespace of its own whose room only a connection with an operator's ticket joins.
+
+A buyer's connection lives in the default namespace and hears only its payments' status; this one hears every
+payment event, by reference (txid, order_id), never by page token.
+"""
+
+from typing import Any
+
+from flask import current_app
+from flask_socketio import ConnectionRefusedError, join_room
+
+from extensions import socketio
+from live_status import OPERATORS_NAMESPACE, OPERATORS_ROOM
+from routes.operator_access import ticket_is_valid
+from routes.realtime import refusal
+
+
+def connected(auth: Any = None) -> None:
+    """Let an operator in (with the ticket /admin handed out) and into the room; refuse anyone else."""
+    ticket = auth.get("ticket") if isinstance(auth, dict) else None
+    if "admin" not in current_app.blueprints or not ticket_is_valid(ticket):
+        raise ConnectionRefusedError("operators only: open /admin to get a ticket")
+    join_room(OPERATORS_ROOM)
+
+
+def unknown_event(event: str, *_args: Any) -> dict[str, Any]:
+    """The room only listens: say so to a client that talks."""
+    return refusal("unknown_event", "the operators' namespace takes no events")
+
+
+def register_operator_handlers() -> None:
+    """Attach the operators' namespace to the unbound socketio extension."""
+    socketio.on_event("connect", connected, namespace=OPERATORS_NAMESPACE)
+    socketio.on_event("*", unknown_event, namespace=OPERATORS_NAMESPACE)
