@@ -20,6 +20,7 @@ class RefundStatus(StrEnum):
 
 
 FINAL = {RefundStatus.REFUNDED, RefundStatus.NOT_DONE, RefundStatus.REFUSED}
+FAILED = {RefundStatus.NOT_DONE, RefundStatus.REFUSED}  # these send nothing back: the Pix is still to refund
 
 
 class Refund(db.Model):

@@ -114,7 +114,7 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
         _log_notice(notice.source, notice.idempotency_key, replayed.outcome, replayed.payment, notice.value, True)
         return replayed
     # The shop hears of it in the same transaction: paid, or money that arrived and could not be applied.
-    # The caller tells the waiting page of a payment paid here, right after this commit (publish_payment_status).
+    # The caller tells the waiting page of a payment paid here, right after this commit (publish_event).
     about = {"notice": notice_json(BankNotification(**values, received_at=now))}
     applied = outcome == NoticeOutcome.APPLIED
     payment_event("payment.paid" if applied else "payment.refused", payment, told_live=applied, **about)
@@ -147,6 +147,11 @@ def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> No
     metrics.BANK_NOTICES.labels(source, NoticeOutcome.INVALID.value).inc()
     fields = {"source": source, "message_id": key, "outcome": NoticeOutcome.INVALID.value, "detail": detail[:200]}
     log.warning("bank notice %s from %s could not be read: %s", key, source, detail[:200], extra=fields)
+
+
+def notice_by_id(notice_id: int) -> BankNotification | None:
+    """The stored notice with this row id, or None."""
+    return db.session.get(BankNotification, notice_id)
 
 
 def notices_needing_action(limit: int = 100) -> list[BankNotification]:

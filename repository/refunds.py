@@ -5,15 +5,16 @@ from decimal import Decimal
 
 from sqlalchemy import func
 
-from db_models import BankNotification, Payment, Refund, RefundStatus, db
+from db_models import BankNotification, NoticeOutcome, Payment, Refund, RefundStatus, db
 from db_models.base import now_utc
-from db_models.refund import FINAL
+from db_models.refund import FAILED, FINAL
 from payloads import refund_json
 from pix.money import to_cents
 from repository.outbox import payment_event
 
 REFUND_WINDOW = timedelta(days=90)  # the API Pix allows refunds for 90 days after the Pix settled
 RECEIVED_PIX_SOURCES = ("api_pix", "reconciliation")
+UNREFUNDABLE = (NoticeOutcome.APPLIED, NoticeOutcome.INVALID)  # paid its payment, or no money to name
 
 
 class RefundRefusedError(ValueError):
@@ -60,11 +61,17 @@ def open_refund(end_to_end_id: str, refund_id: str, amount: Decimal | None, desc
 
 def refunded_cents(end_to_end_id: str) -> int:
     """What the refunds of a Pix take, or may take, from it: all but the ones that failed."""
-    failed = (RefundStatus.NOT_DONE, RefundStatus.REFUSED)
     query = db.select(func.coalesce(func.sum(Refund.value_cents), 0)).where(
-        Refund.end_to_end_id == end_to_end_id, Refund.status.not_in(failed)
+        Refund.end_to_end_id == end_to_end_id, Refund.status.not_in(FAILED)
     )
     return db.session.execute(query).scalar_one()
+
+
+def can_refund(notice: BankNotification, refunds: list[Refund]) -> bool:
+    """Whether notice is a received Pix that was not applied and still has money to send back (given its refunds)."""
+    if notice.source not in RECEIVED_PIX_SOURCES or notice.outcome in UNREFUNDABLE or not notice.value_cents:
+        return False
+    return notice.value_cents > sum(refund.value_cents for refund in refunds if refund.status not in FAILED)
 
 
 def record_refund_state(refund_id: str, status: str, detail: str | None) -> Refund | None:

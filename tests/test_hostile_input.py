@@ -21,9 +21,11 @@ from app import create_app
 from config import DEFAULTS
 from db_models import db
 from extensions import socketio
+from live_status import OPERATORS_NAMESPACE
 from pix.providers import ApiPixProvider
 from pix.psp_client import ApiPixClient, PspSettings
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
+from routes.operator_access import operator_ticket
 from tests.conftest import CONFIRMATION_URL
 from tests.fake_psp import FakePsp
 from tests.services import fresh_postgres_database
@@ -170,6 +172,27 @@ def test_any_socket_event(hostile_app: Flask, args: list[Any], event: str) -> No
     assert_still_works(hostile_app)
 
 
+@EXAMPLES
+@given(
+    auth=json_values | st.fixed_dictionaries({"ticket": json_values | tokens}),
+    event=hostile_text,
+    args=subscriptions,
+)
+def test_any_operator_socket(hostile_app: Flask, auth: Any, event: str, args: list[Any]) -> None:
+    """Whatever a client offers as its ticket, the operators' room stays shut; an operator's talk is refused."""
+    intruder = socketio.test_client(hostile_app, namespace=OPERATORS_NAMESPACE, auth=auth)
+    assert not intruder.is_connected(OPERATORS_NAMESPACE)
+    with hostile_app.test_request_context():
+        ticket = operator_ticket()
+    operator = socketio.test_client(hostile_app, namespace=OPERATORS_NAMESPACE, auth={"ticket": ticket})
+    try:
+        ack = operator.emit(event or "x", *args, callback=True, namespace=OPERATORS_NAMESPACE)
+        assert ack["ok"] is False and ack["error"]["code"] == "unknown_event"
+    finally:
+        operator.disconnect(OPERATORS_NAMESPACE)
+    assert_still_works(hostile_app)
+
+
 timestamps = st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat())
 pix_items = json_values | st.fixed_dictionaries(
     {
@@ -304,7 +327,9 @@ def test_any_operator_request_metrics_scrape_and_request_id(
     assert request_id == page.headers["X-Request-ID"] or len(page.headers["X-Request-ID"]) == 32
     posted = {"content_type": "application/x-www-form-urlencoded"}  # percent-encoded, lone surrogates and all
     assert_not_5xx(client.post("/admin/entrar", data=f"token={path_segment(form)}", **posted))
-    action = f"/admin/entregas/{path_segment(path)}/reenviar"
-    assert_not_5xx(client.post(action, data=f"form_token={path_segment(form)}", **posted))
+    for action in (f"/admin/entregas/{path_segment(path)}/reenviar", f"/admin/avisos/{path_segment(path)}/devolver"):
+        assert_not_5xx(client.post(action, data=f"form_token={path_segment(form)}", **posted))
+    assert_not_5xx(client.get(f"/admin/pagamentos/{path_segment(path)}"))
+    assert_not_5xx(client.get(f"/admin/?devolucao={encoded}&devolucao_recusada={encoded}"))
     assert_not_5xx(client.get("/metrics", headers={"Authorization": request_id}))
     assert_still_works(hostile_app)

@@ -28,7 +28,9 @@ UNDOCUMENTED = {
     "metrics.scrape",
     "admin.dashboard",
     "admin.login",
+    "admin.payment_page",
     "admin.redeliver",
+    "admin.refund",
 }
 
 

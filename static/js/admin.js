@@ -1,0 +1,89 @@
+// The operator's pages: hear every payment event in the operators' room over Socket.IO, and then fetch this
+// same page again and swap in its live sections, so what is shown is always what the server renders.
+(function () {
+  "use strict";
+
+  var MIN_REFRESH_MS = 1000;
+  // Even with no event: numbers age, and a worker in another process may bury a delivery unheard.
+  var IDLE_REFRESH_MS = 15000;
+  var live = document.getElementById("operator-live");
+  var liveText = document.getElementById("operator-live-text");
+  var followed = document.querySelector("[data-live][data-payment]");
+  var paymentId = followed ? Number(followed.dataset.payment) : null;
+  var connected = false;
+  var inFlight = false;
+  var again = false;
+  var lastRefresh = 0;
+  var timer = null;
+
+  function time() {
+    return new Date().toLocaleTimeString("pt-BR");
+  }
+
+  function setLive(state, text) {
+    live.dataset.state = state;
+    liveText.textContent = text;
+  }
+
+  function swapSections(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html");
+    document.querySelectorAll("[data-live][id]").forEach(function (section) {
+      var replacement = fresh.getElementById(section.id);
+      if (replacement) section.replaceWith(document.importNode(replacement, true));
+    });
+  }
+
+  function refresh() {
+    window.clearTimeout(timer);
+    timer = null;
+    if (inFlight) { again = true; return; }
+    inFlight = true;
+    lastRefresh = Date.now();
+    fetch(window.location.href, { cache: "no-store", credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) { window.location.reload(); return null; }
+        return response.ok ? response.text() : null;
+      })
+      .then(function (html) {
+        if (html === null) return;
+        swapSections(html);
+        if (connected) setLive("connected", "Ao vivo · atualizado às " + time());
+      })
+      .catch(function () { /* offline: the next event or idle refresh tries again */ })
+      .then(function () {
+        inFlight = false;
+        if (again) { again = false; schedule(); }
+        window.clearTimeout(timer);
+        timer = window.setTimeout(refresh, IDLE_REFRESH_MS);
+      });
+  }
+
+  // At most one fetch a second, however many events arrive: a busy minute costs the server sixty pages.
+  function schedule() {
+    if (inFlight) { again = true; return; }
+    var wait = Math.max(0, lastRefresh + MIN_REFRESH_MS - Date.now());
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, wait);
+  }
+
+  var socket = io("/operadores", { auth: { ticket: live.dataset.ticket }, transports: ["websocket", "polling"] });
+  socket.on("connect", function () {
+    connected = true;
+    setLive("connected", "Ao vivo");
+    schedule(); // whatever happened while disconnected
+  });
+  socket.on("disconnect", function () {
+    connected = false;
+    setLive("reconnecting", "Reconectando… atualizando a cada 15 s");
+  });
+  socket.on("connect_error", function () {
+    connected = false;
+    setLive("reconnecting", socket.active ? "Reconectando… atualizando a cada 15 s"
+      : "Sem conexão ao vivo: recarregue a página");
+  });
+  socket.on("operacao", function (event) {
+    if (paymentId === null || (event && event.payment && event.payment.id === paymentId)) schedule();
+  });
+
+  timer = window.setTimeout(refresh, IDLE_REFRESH_MS);
+})();
