@@ -244,3 +244,23 @@ def test_a_dead_letter_is_told_to_the_operators(app: Flask, client: FlaskClient,
     deliver_due(app)
     [dead] = heard(operator)
     assert dead["type"] == "delivery.dead" and dead["payment"] == {"id": payment["id"]}
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_median_time_to_pay_is_the_same_on_both_databases(request: pytest.FixtureRequest, database: str) -> None:
+    app = request.getfixturevalue("app" if database == "sqlite" else "postgres_app")
+    client = app.test_client()
+    payments = [client.post("/payments/pix", json={"value": 10}).get_json()["payment"] for _ in range(4)]
+    now = now_utc()
+    with app.app_context():
+        for payment, waited in zip(payments, (10, 20, 50), strict=False):  # the fourth is never paid
+            paid_at = now - timedelta(seconds=60 - waited)
+            db.session.execute(
+                db.update(Payment)
+                .where(Payment.id == payment["id"])
+                .values(status="paid", created_at=now - timedelta(seconds=60), paid_at=paid_at)
+            )
+        db.session.commit()
+    page = client.get("/admin/").get_data(as_text=True)
+    assert (number(page, "created"), number(page, "paid"), number(page, "median")) == ("4", "3", "20 s")
+    assert number(page, "conversion") == "75%"

@@ -1,7 +1,9 @@
 """Several real server processes on PostgreSQL and Redis behave as one checkout."""
 
+import re
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +49,31 @@ def test_confirmation_on_one_process_reaches_a_page_on_another(two_processes: li
     finally:
         page.disconnect()
         bystander.disconnect()
+
+
+def test_the_operators_room_hears_every_process_once(two_processes: list[LiveServer]) -> None:
+    first, second = two_processes
+    with urllib.request.urlopen(f"{first.url}/admin/") as page:
+        ticket = re.search(r'data-ticket="([^"]+)"', page.read().decode()).group(1)  # type: ignore[union-attr]
+    heard: list[tuple[str, int]] = []
+    operator = socketio.Client(reconnection=False)
+    operator.on(
+        "operacao", lambda event: heard.append((event["type"], event["payment"]["id"])), namespace="/operadores"
+    )
+    operator.connect(first.url, namespaces=["/operadores"], auth={"ticket": ticket}, transports=["websocket"])
+    try:
+        payment = second.create_payment(35)
+        assert second.confirm(payment)[0] == 200
+        assert first.confirm(payment)[0] == 200  # a second transfer, on another process: money to refund
+        wait_for(lambda: ("payment.refused", payment["id"]) in heard)  # told by some process's relay
+        time.sleep(1.5)  # a relay tick: room for a duplicate to show up
+        assert [event for event in heard if event[1] == payment["id"]] == [
+            ("payment.created", payment["id"]),
+            ("payment.paid", payment["id"]),
+            ("payment.refused", payment["id"]),
+        ]
+    finally:
+        operator.disconnect()
 
 
 def test_duplicate_confirmations_across_processes_give_one_event(two_processes: list[LiveServer]) -> None:
