@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.test_buyer_page import move_deadline
+from tests.e2e.test_content_security import watch_violations
 from tests.e2e.test_paying_at_the_psp import checkout_and_simulator
 from tests.live_server import LiveServer, free_port
 from tests.receiver import Receiver
@@ -53,6 +54,7 @@ def payment_row(page: Page, payment: dict):
 
 def test_an_operator_watches_a_payment_go_from_created_to_paid(operated, page: Page) -> None:
     checkout, simulator = operated
+    refused = watch_violations(page)
     log_in(page, checkout)
     payment = checkout.create_payment("42.00")
     expect(payment_row(page, payment)).to_contain_text("aguardando", timeout=LIVE_WITHIN_MS)
@@ -68,6 +70,8 @@ def test_an_operator_watches_a_payment_go_from_created_to_paid(operated, page: P
     expect(page.get_by_role("heading", name=f"Pagamento nº {payment['id']}")).to_be_visible()
     expect(page.locator("#payment-events")).to_contain_text("payment.paid")
     expect(page.locator("#notices")).to_contain_text("applied")
+    expect(page.locator("#operator-live")).to_have_attribute("data-state", "connected")
+    assert refused == []  # both pages, their script and their websocket, under the Content-Security-Policy
 
 
 def test_an_operator_redelivers_a_dead_letter(operated, page: Page) -> None:
