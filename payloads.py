@@ -14,11 +14,24 @@ from db_models import BankNotification, OutboxEvent, Payment, Refund, WebhookAtt
 from live_status import iso_utc, payment_status_json
 from pix.money import from_cents, json_number
 
+_SLOT = "PIXSLOT"  # stands for a payment's token in a cached link; url_for leaves it as it is
+
 
 def absolute_url(endpoint: str, **values: Any) -> str:
     """A link for the shop: on PUBLIC_BASE_URL when set (workers have no request to take a host from)."""
     base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
     return base + url_for(endpoint, **values)
+
+
+def _payment_link(endpoint: str, name: str, token: str) -> str:
+    """absolute_url(endpoint, name=token) for a URL-safe token, its path built once per script root: every
+    creation answers with three of these."""
+    paths = current_app.extensions.setdefault("pix_link_paths", {})
+    key = (endpoint, request.script_root)
+    if key not in paths:
+        paths[key] = url_for(endpoint, **{name: _SLOT})
+    base = current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+    return base + paths[key].replace(_SLOT, token)
 
 
 @contextmanager
@@ -43,9 +56,9 @@ def payment_json(payment: Payment) -> dict[str, Any]:
         "return_url": payment.return_url,
         "qr_code": payment.qr_code,
         "pix_copy_paste": payment.pix_copy_paste,
-        "qr_code_url": absolute_url("api.qr_code", name=payment.qr_code),
-        "page_url": absolute_url("pages.payment_page", token=payment.token),
-        "status_url": absolute_url("api.payment_status", token=payment.token),
+        "qr_code_url": _payment_link("api.qr_code", "name", payment.qr_code),
+        "page_url": _payment_link("pages.payment_page", "token", payment.token),
+        "status_url": _payment_link("api.payment_status", "token", payment.token),
     }
 
 

@@ -46,7 +46,7 @@ class Payment(db.Model):
     # The shop's side: its reference (searchable), what the buyer is told, its own data, where the buyer returns.
     order_id: Mapped[str | None] = mapped_column(String(64), index=True)
     description: Mapped[str | None] = mapped_column(String(140))
-    shop_metadata: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON)
+    shop_metadata: Mapped[dict[str, str] | None] = mapped_column("metadata", JSON, key="shop_metadata")
     return_url: Mapped[str | None] = mapped_column(String(2048))
     # How many events this payment has had: each new one takes the next number, under the row's lock.
     event_sequence: Mapped[int] = mapped_column(Integer, default=0)

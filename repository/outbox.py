@@ -33,14 +33,18 @@ def wants(patterns: list[str], event_type: str) -> bool:
     return any(fnmatch.fnmatchcase(event_type, pattern) for pattern in patterns)
 
 
-def record_event(event_type: str, payment: Payment | None, data: dict[str, Any], told_live: bool = False) -> str:
+def record_event(
+    event_type: str, payment: Payment | None, data: dict[str, Any], told_live: bool = False, sequence: int | None = None
+) -> str:
     """Add the event, numbered in its payment's order, and its deliveries, to the caller's transaction; its id.
-    told_live: the caller tells the pages and operators itself right after its commit, so no relay does it again."""
+    told_live: the caller tells the pages and operators itself right after its commit, so no relay does it again.
+    sequence: the number the caller already took for it (a new payment's first), else the next one is taken."""
     # Prepared Core statements on the session's connection: this runs inside every creation and confirmation.
     connection = db.session.connection()
     payment_id = payment.id if payment else None
-    # Under the payment row's lock: two events of one payment can never take the same number.
-    sequence = connection.execute(_NEXT_SEQUENCE, {"payment": payment_id}).scalar_one() if payment_id else 0
+    if sequence is None:
+        # Under the payment row's lock: two events of one payment can never take the same number.
+        sequence = connection.execute(_NEXT_SEQUENCE, {"payment": payment_id}).scalar_one() if payment_id else 0
     now = now_utc()
     event_id = f"msg_{uuid.uuid4().hex}"
     payload = {"id": event_id, "type": event_type, "timestamp": iso_utc(now), "sequence": sequence, "data": data}

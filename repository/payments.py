@@ -23,26 +23,35 @@ TOKEN_BYTES = 24
 TOKEN_LENGTH = 32  # characters of url-safe base64 for TOKEN_BYTES
 # Anything else cannot be a token, so it never reaches a query (lone surrogates and NUL break drivers).
 TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
+_INSERT = Payment.__table__.insert().returning(Payment.__table__.c.id)
+CREATED_EVENT_SEQUENCE = 1  # payment.created is always a payment's first event
 HEALTH_PROBE_TOKEN = "health-probe"  # noqa: S105  (shorter than a token, so never issued)
 
 
 def add_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta, **shop: Any) -> Payment:
     """A pending payment with its charge's BR Code, an unguessable page token and its deadline, in the open
-    transaction (flushed, so it has its id); shop holds order_id, description, shop_metadata and return_url."""
-    payment = Payment(
-        value_cents=to_cents(value),
-        status=PaymentStatus.PENDING,
-        provider=provider,
-        bank_payment_id=str(uuid.uuid4()),
-        txid=charge.txid,
-        token=secrets.token_urlsafe(TOKEN_BYTES),
-        pix_copy_paste=charge.pix_copy_paste,
-        expiration_date=now_utc() + expires_in,
-        **shop,
-    )
-    db.session.add(payment)
-    db.session.flush()
-    return payment
+    transaction; shop holds order_id, description, shop_metadata and return_url. Its first event number is
+    taken, for its payment.created."""
+    now = now_utc()
+    values = {
+        "value_cents": to_cents(value),
+        "status": PaymentStatus.PENDING,
+        "provider": provider,
+        "bank_payment_id": str(uuid.uuid4()),
+        "txid": charge.txid,
+        "token": secrets.token_urlsafe(TOKEN_BYTES),
+        "pix_copy_paste": charge.pix_copy_paste,
+        "created_at": now,
+        "expiration_date": now + expires_in,
+        "event_sequence": CREATED_EVENT_SEQUENCE,
+        "order_id": None,
+        "description": None,
+        "shop_metadata": None,
+        "return_url": None,
+    } | shop
+    # One INSERT, without the unit of work: this runs in every creation, and nothing changes the row after it.
+    payment_id = db.session.connection().execute(_INSERT, values).scalar_one()
+    return Payment(id=payment_id, paid_at=None, expiry_announced_at=None, **values)
 
 
 def create_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta, **shop: Any) -> Payment:

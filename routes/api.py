@@ -15,7 +15,7 @@ from payloads import payment_json
 from pix.psp_client import PspError
 from pix.qr import render_qr_png
 from repository.idempotency import KeyConflictError, claim_key, release_key, remember_answer
-from repository.outbox import payment_event
+from repository.outbox import record_event
 from repository.payments import add_payment, database_is_up, get_payment_by_token, payments_of_order
 from repository.transactions import transaction
 from routes.errors import ApiError
@@ -92,9 +92,10 @@ def _create(key: str | None) -> Response:
             shop_metadata=shop.metadata,
             return_url=shop.return_url,
         )
-        payment_event("payment.created", payment, told_live=True)
+        body = payment_json(payment)
+        record_event("payment.created", payment, {"payment": body}, told_live=True, sequence=payment.event_sequence)
         metrics.PAYMENTS_CREATED.labels(provider.name).inc()
-        answer = jsonify(message="The payment has been created", payment=payment_json(payment))
+        answer = jsonify(message="The payment has been created", payment=body)
         answer.status_code = 201
         if key is not None:
             remember_answer(key, 201, answer.get_data(), payment.id)
