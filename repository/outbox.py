@@ -25,6 +25,7 @@ _NEXT_SEQUENCE = (
     .values(event_sequence=_payments.c.event_sequence + 1)
     .returning(_payments.c.event_sequence)
 )
+_INSERT_EVENT, _INSERT_DELIVERIES = _events.insert(), _deliveries.insert()
 _ENDPOINTS = select(_endpoints.c.id, _endpoints.c.enabled, _endpoints.c.event_types)
 
 
@@ -49,7 +50,7 @@ def record_event(
     event_id = f"msg_{uuid.uuid4().hex}"
     payload = {"id": event_id, "type": event_type, "timestamp": iso_utc(now), "sequence": sequence, "data": data}
     event = {"id": event_id, "type": event_type, "payment_id": payment_id, "sequence": sequence, "payload": payload}
-    connection.execute(_events.insert(), event | {"created_at": now, "live_sent_at": now if told_live else None})
+    connection.execute(_INSERT_EVENT, event | {"created_at": now, "live_sent_at": now if told_live else None})
     deliveries = [
         {
             "event_id": event_id,
@@ -64,7 +65,7 @@ def record_event(
         if wants(patterns, event_type)
     ]
     if deliveries:
-        connection.execute(_deliveries.insert(), deliveries)
+        connection.execute(_INSERT_DELIVERIES, deliveries)
     return event_id
 
 
