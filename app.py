@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cli import register_commands
 from config import ConfigError, load_settings
+from cycles import register_cycle_breakers
 from db_models import db
 from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
@@ -87,6 +88,7 @@ def register_extensions(app: Flask) -> None:
     )
     register_socket_handlers()
     register_operator_handlers()
+    register_cycle_breakers(app)
     ConnectionBudget(
         socketio.server,
         rate=app.config["SOCKETIO_EVENTS_PER_SECOND"],

@@ -31,6 +31,8 @@ UNDOCUMENTED = {
     "admin.payment_page",
     "admin.redeliver",
     "admin.refund",
+    # Engine.IO answers /socket.io/ (README, "Live updates"); its rule only gives handlers a route to match.
+    "socketio",
 }
 
 
