@@ -38,6 +38,7 @@ from routes.errors import register_error_handlers
 from routes.monitoring import register_request_metrics
 from routes.operators_room import register_operator_handlers
 from routes.realtime import register_socket_handlers
+from routes.room_index import client_manager
 from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
 from routes.security_headers import register_security_headers
 from routes.socket_budget import ConnectionBudget
@@ -78,8 +79,7 @@ def register_extensions(app: Flask) -> None:
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        channel=app.config["SOCKETIO_CHANNEL"],
+        client_manager=client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
         max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"],
