@@ -34,19 +34,25 @@ from bench.pages import raise_file_limit, run_page_process  # noqa: E402
 from bench.server import BenchServer, GcPause, process_rss_mib  # noqa: E402
 from bench.shop import PagePayment, create_payments, measure_creations, probe_health  # noqa: E402
 
-TARGET_CREATIONS_PER_S = 600.0
+TARGET_CREATIONS_PER_S = 1500.0
+TARGET_CREATION_P99_MS = 15.0
 TARGET_P50_MS = 5.0
 TARGET_P99_MS = 25.0
-TARGET_CAPACITY = 10_000
-TARGET_CAPACITY_P99_MS = 50.0
+# 20,000 pages is the issue's aim, and this machine's hard limit of 20,000 descriptors per process: the server's
+# own files (listener, database, logs) take a few dozen of them, so the last step that can open is just below.
+TARGET_CAPACITY = 19_500
+TARGET_CAPACITY_P99_MS = 25.0
 TARGET_PAGES = 1000
+TARGET_KIB_PER_PAGE = 40.0
+KIB_PER_PAGE_AT = 10_000  # the memory target is about this many pages
+TARGET_PAUSE_MS = 100.0
 
 FULL = {
     "warmup": 2.0,
     "duration": 10.0,
     "pages": 1000,
     "confirmations": 200,
-    "ramp": "1000,2500,5000,10000",
+    "ramp": "1000,2500,5000,10000,19500",
     "ramp_confirmations": 100,
 }
 QUICK = {"warmup": 1.0, "duration": 3.0, "pages": 200, "confirmations": 50, "ramp": "200,500", "ramp_confirmations": 30}
@@ -303,6 +309,7 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     clients: PageProcesses | None = None
     try:
         results["creation"], pool = creation_phase(server, args)
+        results["rss_before_pages_mib"] = server.rss_mib()
         clients = PageProcesses(server.url, args)
         steps: list[StepResult] = []
         for target in args.ramp_steps:
@@ -362,9 +369,9 @@ def evaluate(results: dict[str, Any], args: argparse.Namespace) -> list[Row]:
     if main is not None:
         rows += latency_rows(main)
     rows.append(capacity_row(steps))
+    rows.append(memory_row(steps, results["rss_before_pages_mib"]))
     rows.append(events_row(results["events"]))
-    if results["server_gc"]:
-        rows.append(gc_row(results["server_gc"], steps))
+    rows.append(gc_row(results["server_gc"], steps))
     return rows
 
 
@@ -381,9 +388,9 @@ def creation_rows(creation: dict[str, Any], concurrency: int) -> list[Row]:
         ),
         (
             "Creation latency p50 / p99",
-            "-",
+            f"p99 < {TARGET_CREATION_P99_MS:.0f} ms",
             f"{fmt_ms(percentile(latencies, 50))} / {fmt_ms(percentile(latencies, 99))}",
-            "info",
+            verdict(percentile(latencies, 99) < TARGET_CREATION_P99_MS),
         ),
         (
             "Server CPU during creation",
@@ -425,15 +432,29 @@ def latency_rows(main: StepResult) -> list[Row]:
     ]
 
 
-def gc_row(gc_stats: dict[str, float], steps: list[StepResult]) -> Row:
+def gc_row(gc_stats: dict[str, float] | None, steps: list[StepResult]) -> Row:
     """The longest full collection of the server: it stops every page and request, so it bounds the tail latency."""
     pages = max((s.pages for s in steps), default=0)
+    label = f"Longest server GC pause (whole run, up to {pages:,} pages; stalls every page and request)"
+    if gc_stats is None:
+        return label, f"<= {TARGET_PAUSE_MS:.0f} ms", "not traced (--trace-gc)", verdict(None)
     return (
-        f"Longest server GC pause (whole run, up to {pages:,} pages; stalls every page and request)",
-        f"- (WARN over {TARGET_CAPACITY_P99_MS:.0f} ms)",
+        label,
+        f"<= {TARGET_PAUSE_MS:.0f} ms",
         f"{gc_stats['full_max_ms']:.0f} ms ({gc_stats['full_collections']} full collections)",
-        "WARN" if gc_stats["full_max_ms"] > TARGET_CAPACITY_P99_MS else "info",
+        verdict(gc_stats["full_max_ms"] <= TARGET_PAUSE_MS),
     )
+
+
+def memory_row(steps: list[StepResult], rss_before_mib: float) -> Row:
+    """Server memory per subscribed page, at the step of KIB_PER_PAGE_AT pages (its growth since before any)."""
+    step = next((s for s in steps if s.pages >= KIB_PER_PAGE_AT), None)
+    label = f"Server memory per waiting page at {KIB_PER_PAGE_AT:,} pages (RSS growth / pages)"
+    if step is None:
+        return label, f"<= {TARGET_KIB_PER_PAGE:.0f} KiB", "not reached", verdict(None)
+    kib = (step.server_rss_mib - rss_before_mib) * 1024 / step.pages
+    measured = f"{kib:.1f} KiB ({rss_before_mib:.0f} -> {step.server_rss_mib:.0f} MiB for {step.pages:,} pages)"
+    return label, f"<= {TARGET_KIB_PER_PAGE:.0f} KiB", measured, verdict(kib <= TARGET_KIB_PER_PAGE)
 
 
 def capacity_row(steps: list[StepResult]) -> Row:
