@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 
 from db_models import Payment, PaymentStatus, db
 from db_models.base import now_utc
@@ -24,6 +24,7 @@ TOKEN_LENGTH = 32  # characters of url-safe base64 for TOKEN_BYTES
 # Anything else cannot be a token, so it never reaches a query (lone surrogates and NUL break drivers).
 TOKEN_PATTERN = re.compile(rf"[A-Za-z0-9_-]{{{TOKEN_LENGTH}}}")
 _INSERT = Payment.__table__.insert().returning(Payment.__table__.c.id)
+_BY_TOKEN = Payment.__table__.select().where(Payment.__table__.c.token == bindparam("token"))
 CREATED_EVENT_SEQUENCE = 1  # payment.created is always a payment's first event
 HEALTH_PROBE_TOKEN = "health-probe"  # noqa: S105  (shorter than a token, so never issued)
 
@@ -75,7 +76,9 @@ def get_payment_by_token(token: str) -> Payment | None:
     """The payment behind a page token, or None."""
     if not is_page_token(token):
         return None
-    return db.session.execute(db.select(Payment).filter_by(token=token)).scalar_one_or_none()
+    # A Core row made into a detached Payment: every page, poll and subscribe reads one, and none changes it.
+    row = db.session.connection().execute(_BY_TOKEN, {"token": token}).mappings().one_or_none()
+    return Payment(**row) if row is not None else None
 
 
 def get_payment_by_bank_id(bank_payment_id: str) -> Payment | None:

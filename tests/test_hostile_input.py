@@ -172,9 +172,14 @@ def test_any_socket_event(hostile_app: Flask, args: list[Any], event: str) -> No
     assert_still_works(hostile_app)
 
 
+# A bare number right after the namespace reads as an ack id in Socket.IO's encoding; over the wire such a packet is
+# dropped as malformed by the connection budget (test_socket_abuse), which this test client goes around.
+connect_auth = json_values.filter(lambda value: isinstance(value, bool) or not isinstance(value, int | float))
+
+
 @EXAMPLES
 @given(
-    auth=json_values | st.fixed_dictionaries({"ticket": json_values | tokens}),
+    auth=connect_auth | st.fixed_dictionaries({"ticket": json_values | tokens}),
     event=hostile_text,
     args=subscriptions,
 )
