@@ -37,6 +37,11 @@ SOCKET_CONNECTIONS = Gauge("pix_socketio_connections", "Socket.IO connections op
 PAGES_SUBSCRIBED = Gauge("pix_pages_subscribed", "Waiting pages subscribed to a payment", multiprocess_mode="livesum")
 DELIVERIES = Counter("pix_webhook_deliveries", "Attempts at merchant webhooks by outcome", ["outcome"])
 DELIVERY_SECONDS = Histogram("pix_webhook_attempt_seconds", "Duration of merchant webhook attempts", buckets=SECONDS)
+# Long-lived objects the server keeps out of the collector's sight (serving.freeze_survivors), per process: they
+# follow the pages and pools held, so steady growth under a steady load means something dies in reference cycles.
+GC_FROZEN_OBJECTS = Gauge(
+    "pix_gc_frozen_objects", "Objects frozen out of full garbage collections", multiprocess_mode="all"
+)
 RECONCILIATION_RUNS = Counter("pix_reconciliation_runs", "Reconciliation runs by result", ["result"])
 RECONCILIATION_FOUND = Counter("pix_reconciliation_found", "What reconciliation found, by outcome", ["outcome"])
 

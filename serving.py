@@ -5,6 +5,7 @@ import resource
 
 from flask import Flask
 
+import metrics
 from db_models import db
 from extensions import socketio
 from jobs.deliveries import run_worker
@@ -60,6 +61,7 @@ def freeze_survivors() -> None:
     """
     gc.collect(1)
     gc.freeze()
+    metrics.GC_FROZEN_OBJECTS.set(gc.get_freeze_count())
 
 
 def start_gc_freezer() -> None:

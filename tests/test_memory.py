@@ -54,7 +54,7 @@ def page_comes_and_goes(server: LiveServer, payment: dict, statuses: list[str]) 
 def gauges(server: LiveServer) -> dict[str, float]:
     with urllib.request.urlopen(f"{server.url}/metrics") as answer:
         lines = answer.read().decode().splitlines()
-    wanted = ("pix_socketio_connections ", "pix_pages_subscribed ")
+    wanted = ("pix_socketio_connections ", "pix_pages_subscribed ", "pix_gc_frozen_objects ")
     return {line.split()[0]: float(line.split()[1]) for line in lines if line.startswith(wanted)}
 
 
@@ -71,7 +71,8 @@ def test_pages_and_requests_that_are_gone_leave_nothing_behind(probed_server: Li
             assert server.request(method, path)[0] in (404, 405)
     assert statuses.count("paid") == PAGES // 3 and len(statuses) == PAGES
     time.sleep(max(0.0, 3 - (time.monotonic() - started)))  # the freezer ran while pages were open and after
-    wait_for(lambda: gauges(server) == {"pix_socketio_connections": 0, "pix_pages_subscribed": 0})
+    wait_for(lambda: gauges(server)["pix_socketio_connections"] == gauges(server)["pix_pages_subscribed"] == 0)
+    assert gauges(server)["pix_gc_frozen_objects"] > 10_000  # the freezer ran: the app's own objects, at least
 
     report = Path(server.env["LEAK_REPORT"])
     os.kill(server.process.pid, signal.SIGUSR1)  # type: ignore[union-attr]
