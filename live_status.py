@@ -58,18 +58,19 @@ def publish_payment_status(payment: Payment) -> None:
     socketio.emit(STATUS_EVENT, payment_status_json(payment), to=payment_room(payment.token))
 
 
+def _tell_operators(event: dict[str, Any]) -> None:
+    socketio.emit(OPERATOR_EVENT, event, to=OPERATORS_ROOM, namespace=OPERATORS_NAMESPACE)
+
+
 def publish_to_operators(event_type: str, payment: Payment | None) -> None:
     """Tell the operators' room of an event; called after the commit that recorded it."""
-    socketio.emit(
-        OPERATOR_EVENT, operator_event_json(event_type, payment), to=OPERATORS_ROOM, namespace=OPERATORS_NAMESPACE
-    )
+    _tell_operators(operator_event_json(event_type, payment))
 
 
 def publish_dead_delivery(delivery_id: int, payment_id: int | None) -> None:
     """Tell the operators' room a delivery ran out of retries: a dead letter to look at."""
     about = {"id": payment_id} if payment_id else None
-    event = {"type": "delivery.dead", "payment": about, "delivery_id": delivery_id}
-    socketio.emit(OPERATOR_EVENT, event, to=OPERATORS_ROOM, namespace=OPERATORS_NAMESPACE)
+    _tell_operators({"type": "delivery.dead", "payment": about, "delivery_id": delivery_id})
 
 
 def publish_event(event_type: str, payment: Payment | None) -> None:

@@ -125,9 +125,7 @@ def dashboard() -> str:
         reference=sent,
         payments=find_payments(reference) if reference or not sent else [],
         notices=_with_refunds([(notice, refunds[notice.id]) for notice in notices]),
-        refund_sent=refund_by_id(refund_id)
-        if REFUND_ID.fullmatch(refund_id := request.args.get("devolucao", ""))
-        else None,
+        refund_sent=refund_by_id(refund_id) if REFUND_ID.fullmatch(refund_id) else None,
         refund_refused=REFUND_REFUSALS.get(request.args.get("devolucao_recusada", "")),
         endpoints=[(endpoint, stats(endpoint.id)) for endpoint in webhook_endpoints.all_endpoints()],
     )
