@@ -84,6 +84,9 @@ def serve(app: Flask, host: str, port: int) -> None:
 
         # Per-read socket timeouts alone let a client send one byte just before each runs out.
         header_deadline = app.config["HTTP_IDLE_TIMEOUT"] + app.config["HTTP_HEADER_TIMEOUT"]
+        # A waiting page's connection keeps these buffers while its websocket (which reads and writes the socket
+        # itself) lives: eventlet's 8 and 16 KiB were a third of a page's memory; 4 KiB hold any of our answers.
+        rbufsize = wbufsize = 4096
 
         def handle_one_request(self) -> None:
             self.deadline = eventlet.Timeout(self.header_deadline, TimeoutError("request headers too slow"))
