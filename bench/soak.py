@@ -94,15 +94,14 @@ async def churn_and_confirm(url: str, held: list[PagePayment], to_confirm: list[
 
     tasks: set[asyncio.Task] = set()
     started = time.perf_counter()
-    pages_due = confirms_due = 0.0
-    index = 0
+    pages = confirmations = 0
     while (elapsed := time.perf_counter() - started) < args.duration:
-        while pages_due < elapsed * args.churn:
-            tasks.add(asyncio.create_task(churned(held[int(pages_due) % len(held)])))
-            pages_due += 1
-        while confirms_due < elapsed * args.confirm and index < len(to_confirm):
-            tasks.add(asyncio.create_task(confirm(to_confirm[index])))
-            confirms_due, index = confirms_due + 1, index + 1
+        while pages < elapsed * args.churn:
+            tasks.add(asyncio.create_task(churned(held[pages % len(held)])))
+            pages += 1
+        while confirmations < min(elapsed * args.confirm, len(to_confirm)):
+            tasks.add(asyncio.create_task(confirm(to_confirm[confirmations])))
+            confirmations += 1
         tasks = {task for task in tasks if not task.done()}
         await asyncio.sleep(0.005)
     await asyncio.gather(*tasks, return_exceptions=True)
