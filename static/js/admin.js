@@ -52,8 +52,8 @@
       .catch(function () { /* offline: the next event or idle refresh tries again */ })
       .then(function () {
         inFlight = false;
-        if (again) { again = false; schedule(); }
-        window.clearTimeout(timer);
+        // An event that came while this fetch ran may not be in what it brought: fetch once more.
+        if (again) { again = false; schedule(); return; }
         timer = window.setTimeout(refresh, IDLE_REFRESH_MS);
       });
   }
