@@ -5,9 +5,9 @@ committed (the worker's expiry sweep, a reconciliation run in a process of its o
 (money that could not be applied, refunds).
 """
 
-from db_models import Payment, db
 from live_status import publish_event
 from repository.outbox import claim_live_events
+from repository.payments import payments_by_id
 
 BATCH = 100
 
@@ -16,8 +16,9 @@ def publish_new_events() -> int:
     """Tell live the events no process has told yet, a batch at a time until none is left; how many."""
     told = 0
     while events := claim_live_events(BATCH):
+        payments = payments_by_id({event.payment_id for event in events if event.payment_id})
         for event in events:
-            publish_event(event.type, db.session.get(Payment, event.payment_id) if event.payment_id else None)
+            publish_event(event.type, payments.get(event.payment_id))
         told += len(events)
         if len(events) < BATCH:
             break

@@ -81,6 +81,14 @@ def get_payment_by_token(token: str) -> Payment | None:
     return Payment(**row) if row is not None else None
 
 
+def payments_by_id(payment_ids: set[int]) -> dict[int, Payment]:
+    """The payments with these ids, in one query, by id."""
+    if not payment_ids:
+        return {}
+    query = db.select(Payment).where(Payment.id.in_(payment_ids))
+    return {payment.id: payment for payment in db.session.execute(query).scalars()}
+
+
 def get_payment_by_bank_id(bank_payment_id: str) -> Payment | None:
     """The payment the bank knows by bank_payment_id, or None."""
     return db.session.execute(db.select(Payment).filter_by(bank_payment_id=bank_payment_id)).scalar_one_or_none()

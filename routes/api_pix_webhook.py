@@ -10,7 +10,6 @@ import hashlib
 import hmac
 import json
 import logging
-import time
 from ipaddress import ip_address
 from typing import Any
 
@@ -19,10 +18,10 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 import metrics
 from db_models import NoticeOutcome
 from extensions import limiter
-from live_status import publish_event
 from pix.api_pix import InvalidPixItemError, ReceivedPix, pix_items, read_received_pix
 from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
 from repository.refunds import record_refund_state
+from routes.bank_webhooks import tell_if_newly_paid
 from routes.errors import ApiError
 from routes.json_body import json_object
 from routes.throttled_log import ThrottledLog
@@ -95,9 +94,7 @@ def _take(item: Any) -> dict[str, Any]:
         keep_unreadable_notice(API_PIX, _digest_key(raw), raw, str(error))
         return {"outcome": NoticeOutcome.INVALID.value, "error": str(error)}
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
-    if result.newly_paid:
-        publish_event("payment.paid", result.payment)
-        metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
+    tell_if_newly_paid(result)
     for refund in pix.refunds:  # the PSP sends the Pix again when one of its refunds settles
         record_refund_state(refund.refund_id, refund.status, None)
     return {"endToEndId": pix.end_to_end_id, "outcome": result.outcome.value}

@@ -10,7 +10,7 @@ from db_models import NoticeOutcome
 from extensions import limiter
 from live_status import payment_status_json, publish_event
 from pix.signatures import InvalidSignatureError, verify_webhook
-from repository.bank_notices import BankNotice, apply_notice, idempotency_key, keep_unreadable_notice
+from repository.bank_notices import BankNotice, NoticeResult, apply_notice, idempotency_key, keep_unreadable_notice
 from routes.errors import ApiError
 from routes.json_body import json_object, required_amount, required_string
 from routes.throttled_log import ThrottledLog
@@ -41,6 +41,13 @@ def signature_is_valid() -> bool:
     return g.signature_error is None
 
 
+def tell_if_newly_paid(result: NoticeResult) -> None:
+    """The notice just paid its payment: tell its waiting pages (and the operators) now, and time it."""
+    if result.newly_paid:
+        publish_event("payment.paid", result.payment)
+        metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
+
+
 @bp.post("/payments/pix/confirmation")
 # Only what fails verification counts: unsigned junk never throttles the bank's signed messages.
 @limiter.limit(lambda: current_app.config["PIX_CONFIRM_RATE_LIMIT"], exempt_when=signature_is_valid)
@@ -54,13 +61,8 @@ def confirm_pix_payment() -> Response:
     result = apply_notice(notice, current_app.config["PIX_CLOCK_TOLERANCE"])
     if result.outcome in REFUSALS:
         raise ApiError(*REFUSALS[result.outcome])
-    if result.newly_paid:
-        publish_event("payment.paid", result.payment)
-        metrics.CONFIRMATION_TO_EVENT.observe(time.perf_counter() - g.request_started)
-    if result.outcome == NoticeOutcome.APPLIED and not result.replayed:
-        message = "The payment has been confirmed"
-    else:
-        message = "The payment was already confirmed"
+    tell_if_newly_paid(result)
+    message = "The payment has been confirmed" if result.newly_paid else "The payment was already confirmed"
     return jsonify(message=message, payment=payment_status_json(result.payment))
 
 
