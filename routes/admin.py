@@ -54,16 +54,15 @@ def _operators_only() -> Response | None:
     return None
 
 
-@bp.context_processor
-def _labels() -> dict[str, Any]:
-    return {
+def _operator_page(template: str, **context: Any) -> str:
+    """An operator's page: its labels, its ticket into the operators' room and its form token (never the login's)."""
+    labels = {
         "payment_status": PAYMENT_STATUS,
         "refund_status": REFUND_STATUS,
         "delivery_status": DELIVERY_STATUS,
         "notice_actions": NOTICE_ACTIONS,
-        "operator_ticket": operator_ticket(),
-        "form_token": _form_token(),
     }
+    return render_template(template, **labels, operator_ticket=operator_ticket(), form_token=_form_token(), **context)
 
 
 @bp.after_request
@@ -116,7 +115,7 @@ def dashboard() -> str:
     notices = notices_needing_action(20)
     refunds = refunds_by_notice([notice.id for notice in notices])
     refund_id = request.args.get("devolucao", "")
-    return render_template(
+    return _operator_page(
         "admin.html",
         redelivered=request.args.get("reenviado", type=int),
         dead_letters=deliveries.dead_letters(limit=20),
@@ -138,7 +137,7 @@ def payment_page(payment_id: int) -> str:
     if history is None:
         abort(404)
     notices = _with_refunds(history.notices)
-    return render_template("admin_payment.html", payment=history.payment, notices=notices, events=history.events)
+    return _operator_page("admin_payment.html", payment=history.payment, notices=notices, events=history.events)
 
 
 @bp.post("/entregas/<row_id:delivery_id>/reenviar")
