@@ -16,8 +16,9 @@
   var lastRefresh = 0;
   var timer = null;
 
+  // In the zone the server writes every other time of the page in (DISPLAY_TIMEZONE), whatever the browser's.
   function time() {
-    return new Date().toLocaleTimeString("pt-BR");
+    return new Date().toLocaleTimeString("pt-BR", { timeZone: live.dataset.timeZone });
   }
 
   function setLive(state, text) {
