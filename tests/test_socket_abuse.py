@@ -131,7 +131,19 @@ def test_a_client_that_never_reads_is_dropped_before_its_queue_grows(tmp_path: P
         server.stop()
 
 
-@pytest.mark.parametrize("junk", ["42[", '42["subscribe"', "4xyz", "49", '451-["subscribe",{"_placeholder":true}]'])
+# The last two: a connect to the operators' namespace whose auth is a bare number, which reads as an ack id.
+MALFORMED = [
+    "42[",
+    '42["subscribe"',
+    "4xyz",
+    "49",
+    '451-["subscribe",{"_placeholder":true}]',
+    "40/operadores,0.0",
+    "40/operadores,7",
+]
+
+
+@pytest.mark.parametrize("junk", MALFORMED)
 def test_malformed_packets_cost_one_short_line_and_the_connection(budget_server: LiveServer, junk: str) -> None:
     before = server_log(budget_server)
     client = raw_socket(budget_server)
