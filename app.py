@@ -1,18 +1,12 @@
 """Composition root of the PIX checkout: create_app() and the `python app.py` server."""
 
-import os
-import warnings
+import runtime
 
-# The project chose eventlet knowingly; its import-time deprecation notice only alarms operators.
-warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
-
-if __name__ == "__main__" and os.environ.get("SOCKETIO_ASYNC_MODE", "eventlet") == "eventlet":
-    # Patch the standard library before anything imports it, so sockets and locks cooperate with eventlet.
-    import eventlet
-
-    eventlet.monkey_patch()
+# First of all, before anything imports sockets or threads: only the server runs on green threads.
+runtime.prepare(serving=__name__ == "__main__")
 
 import logging
+import os
 import ssl
 import sys
 from collections.abc import Mapping
@@ -41,6 +35,7 @@ from routes.realtime import register_socket_handlers
 from routes.room_index import client_manager
 from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
 from routes.security_headers import register_security_headers
+from routes.shared_pings import SharedPings
 from routes.socket_budget import ConnectionBudget
 from serving import serve
 from templating import register_template_filters
@@ -78,7 +73,7 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     socketio.init_app(
         app,
-        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        async_mode=runtime.socketio_async_mode(app.config["SOCKETIO_ASYNC_MODE"]),
         client_manager=client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
@@ -96,6 +91,7 @@ def register_extensions(app: Flask) -> None:
         max_queued=app.config["SOCKETIO_MAX_QUEUED_PACKETS"],
         cooldown=app.config["SOCKETIO_ABUSE_COOLDOWN"],
     )
+    SharedPings(socketio.server.eio)
 
 
 def register_pix_provider(app: Flask) -> None:
@@ -152,7 +148,7 @@ def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
     base = f"http://{host}:{port}"
-    log.info("PIX checkout (%s) serving on %s", app.config["APP_ENV"], base)
+    log.info("PIX checkout (%s) serving on %s with %s", app.config["APP_ENV"], base, socketio.async_mode)
     log.info("Open %s/ to create a test payment and watch its page", base)
     log.info("Confirm one as the bank would: .venv/bin/flask --app app pix confirm <bank_payment_id> --url %s", base)
     if app.config["SAMPLE_SHOP_ENABLED"]:

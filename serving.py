@@ -1,4 +1,4 @@
-"""The eventlet server behind `python app.py`: many idle pages, and no connection held by a silent client."""
+"""What `python app.py` runs: the background jobs, the collector's freezer, and the server for its runtime."""
 
 import gc
 import resource
@@ -8,13 +8,12 @@ from flask import Flask
 import metrics
 from db_models import db
 from extensions import socketio
+from green_servers import eventlet_server, gevent_server
 from jobs.deliveries import run_worker
 from jobs.live_relay import publish_new_events
 from jobs.periodic import run_every
 from jobs.reconciliation import reconcile
 
-MAX_GREEN_THREADS = 20_000
-LISTEN_BACKLOG = 2048
 LIVE_RELAY_SECONDS = 1.0
 GC_FREEZE_SECONDS = 1.0
 
@@ -70,55 +69,17 @@ def start_gc_freezer() -> None:
 
 
 def serve(app: Flask, host: str, port: int) -> None:
-    """Serve app and its websockets until interrupted."""
+    """Serve app and its websockets until interrupted, on the runtime this process was prepared for."""
     start_reconciliation(app)
     start_outbox_jobs(app)
     start_gc_freezer()
-    if app.config["SOCKETIO_ASYNC_MODE"] != "eventlet":
+    if socketio.async_mode == "threading":
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
         return
-    import eventlet.wsgi
-
-    class DeadlineProtocol(eventlet.wsgi.HttpProtocol):
-        """HTTP/1.1 whose request line and headers must arrive in time, however slowly they trickle."""
-
-        # Per-read socket timeouts alone let a client send one byte just before each runs out.
-        header_deadline = app.config["HTTP_IDLE_TIMEOUT"] + app.config["HTTP_HEADER_TIMEOUT"]
-        # A waiting page's connection keeps these buffers while its websocket (which reads and writes the socket
-        # itself) lives: eventlet's 8 and 16 KiB were a third of a page's memory; 4 KiB hold any of our answers.
-        rbufsize = wbufsize = 4096
-
-        def handle_one_request(self) -> None:
-            self.deadline = eventlet.Timeout(self.header_deadline, TimeoutError("request headers too slow"))
-            try:
-                super().handle_one_request()
-            finally:
-                self.deadline.cancel()
-
-        def parse_request(self) -> bool:
-            parsed = super().parse_request()
-            self.deadline.cancel()  # the headers are in: the application may take its time
-            return parsed
-
-        def finish(self) -> None:
-            super().finish()
-            # The environ holds eventlet's set_idle closure over this protocol: without letting go of it, every
-            # connection (every page that leaves) would end as garbage only a full collection frees.
-            self.environ = None
-
-    # Each waiting page holds a socket and a green thread: lift the defaults of 1,024 of each.
+    # Each waiting page holds a socket and a green thread: lift the default limit of 1,024 descriptors.
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    listener = eventlet.listen((host, port), backlog=LISTEN_BACKLOG)
     # Keep startup objects out of every later garbage collection: shorter pauses for all pages.
     gc.freeze()
-    eventlet.wsgi.server(
-        listener,
-        app,
-        max_size=MAX_GREEN_THREADS,
-        log_output=False,
-        debug=False,  # eventlet would otherwise put tracebacks in the body of a 500
-        protocol=DeadlineProtocol,
-        keepalive=app.config["HTTP_IDLE_TIMEOUT"],  # waiting for the next request on a kept-alive connection
-        socket_timeout=app.config["HTTP_IDLE_TIMEOUT"],  # a read or write that stalls mid-request
-    )
+    server = eventlet_server if socketio.async_mode == "eventlet" else gevent_server
+    server(app, host, port)

@@ -1,4 +1,4 @@
-"""Load benchmark of the PIX checkout against the real server (`python app.py`, eventlet, SQLite).
+"""Load benchmark of the PIX checkout against the real server (`python app.py`, eventlet by default, SQLite).
 
 Measures payment creations per second, confirmation -> `payment_status` latency with many pages waiting, how many
 waiting pages one server process holds within the latency target, and that each confirmation yields exactly one
@@ -31,7 +31,7 @@ os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
 sys.dont_write_bytecode = True
 
 from bench.pages import raise_file_limit, run_page_process  # noqa: E402
-from bench.server import BenchServer, GcPause, process_rss_mib  # noqa: E402
+from bench.server import RUNTIMES, BenchServer, GcPause, process_rss_mib  # noqa: E402
 from bench.shop import PagePayment, create_payments, measure_creations, probe_health  # noqa: E402
 
 TARGET_CREATIONS_PER_S = 1500.0
@@ -133,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--confirm-timeout", type=float, default=5.0, help="seconds to wait for one page's event (default 5)")
     add("--health-probes", type=int, default=50, help="sequential GET /health per ramp step (default 50)")
     add("--idle-seconds", type=float, default=3.0, help="seconds of server CPU sampled per step while idle (default 3)")
+    add("--runtime", choices=RUNTIMES, default="eventlet", help="the server's SOCKETIO_ASYNC_MODE (default eventlet)")
     add("--trace-gc", action="store_true", help="time the server's garbage collections (a sitecustomize on its path)")
     add("--json", type=Path, metavar="OUT", help="also write the results as JSON to OUT")
     add("--keep-tmp", action="store_true", help="keep the temporary directory with the database and server log")
@@ -304,7 +305,7 @@ def run_benchmark(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "speed_before_us": cpu_speed_probe(),
     }
-    server = BenchServer(workdir, trace_gc=args.trace_gc)
+    server = BenchServer(workdir, trace_gc=args.trace_gc, SOCKETIO_ASYNC_MODE=args.runtime)
     server.start()
     clients: PageProcesses | None = None
     try:
@@ -527,7 +528,7 @@ def conditions(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         f"pages; load average (1 min) before {results['load_before'][0]:.2f}, after {results['load_after'][0]:.2f}; "
         f"speed probe (sum(range(1000))) {results['speed_before_us']:.1f} us before, "
         f"{results['speed_after_us']:.1f} us after (lower is faster).",
-        "- Server: `python app.py` (eventlet), SQLite in a temporary directory, RATELIMIT_ENABLED=false"
+        f"- Server: `python app.py` ({args.runtime}), SQLite in a temporary directory, RATELIMIT_ENABLED=false"
         + (", with a GC-timing sitecustomize on its PYTHONPATH." if args.trace_gc else "."),
         "- Event latency: time.perf_counter in the client process that sends the confirmation, from right before the "
         "POST to that page's `payment_status` handler; confirmations are sequential, each to a different page; "

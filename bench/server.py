@@ -1,4 +1,4 @@
-"""The real server under load: `python app.py` (eventlet) on a free loopback port with a fresh SQLite database."""
+"""The real server under load: `python app.py` on a free loopback port with a fresh SQLite database."""
 
 import os
 from dataclasses import dataclass
@@ -8,6 +8,7 @@ from tests.live_server import LiveServer
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 GC_LOG_MIN_MS = 5.0
+RUNTIMES = ("eventlet", "gevent", "threading")
 # Written to a temporary directory and put on the server's PYTHONPATH only with --trace-gc: it times the server's
 # garbage collections (which stop every green thread) without touching the app's code.
 GC_TRACER = f"""

@@ -28,7 +28,7 @@ import aiohttp
 import socketio
 
 from bench.pages import JSON_HEADERS, raise_file_limit
-from bench.server import BenchServer
+from bench.server import RUNTIMES, BenchServer
 from bench.shop import PagePayment, create_payments
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
 
@@ -45,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--churn", type=float, default=200.0, help="pages that come and go per second (200)")
     parser.add_argument("--confirm", type=float, default=50.0, help="confirmations per second (50)")
     parser.add_argument("--quick", action="store_true", help="one minute")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="eventlet", help="the server's SOCKETIO_ASYNC_MODE")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.quick:
@@ -130,7 +131,7 @@ def ping(url: str, done: threading.Event, latencies: list[tuple[float, float]]) 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="pix-soak-"))
-    server = BenchServer(work, trace_gc=True)
+    server = BenchServer(work, trace_gc=True, SOCKETIO_ASYNC_MODE=args.runtime)
     server.start()
     try:
         held = asyncio.run(create_payments(server.url, args.hold, 8))

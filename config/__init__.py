@@ -87,7 +87,7 @@ DEFAULTS: dict[str, Any] = {
     "SAMPLE_SHOP_ENABLED": None,  # development: on; production: off
 }
 ENVIRONMENTS = ("development", "production")
-ASYNC_MODES = ("eventlet", "threading")
+ASYNC_MODES = ("eventlet", "gevent", "threading")
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
 # Whole-number settings and the range that makes sense for each.

@@ -41,7 +41,7 @@ def refuse_unsafe_production(settings: dict[str, Any]) -> None:
         raise ConfigError("APP_ENV=production needs TRUSTED_HOSTS: page links are built from the Host header")
     if settings["PIX_EXPIRES_IN"] < MIN_PRODUCTION_EXPIRY:
         raise ConfigError(REFUSE + "a PIX_EXPIRATION_MINUTES under 1: a buyer needs time to open the bank's app")
-    if settings["SOCKETIO_ASYNC_MODE"] != "eventlet":
+    if settings["SOCKETIO_ASYNC_MODE"] == "threading":
         raise ConfigError(REFUSE + "SOCKETIO_ASYNC_MODE=threading: it runs Werkzeug's development server")
     if settings["DEBUG"]:
         raise ConfigError(REFUSE + "FLASK_DEBUG: the debugger runs any code a visitor sends")

@@ -11,6 +11,7 @@ import socket
 import time
 from typing import Any
 
+import engineio.packet
 import socketio
 from engineio.exceptions import SocketIsClosedError
 from socketio import packet
@@ -21,6 +22,8 @@ from routes.throttled_log import ThrottledLog
 log = logging.getLogger(__name__)
 dropped = ThrottledLog(log)
 MAX_BARRED = 10_000
+# Where green_servers.gevent_server puts each request's connection (gevent's pywsgi exposes none).
+GEVENT_CONNECTION = "pix.connection"
 OVER_BUDGET = {"ok": False, "error": {"code": "rate_limited", "message": "too many events: slow down"}}
 
 
@@ -28,11 +31,33 @@ def connection_of(environ: dict[str, Any]) -> socket.socket | None:
     """The TCP connection a client's Socket.IO session was opened on, where the server exposes it."""
     if "eventlet.input" in environ:
         return environ["eventlet.input"].get_socket()
-    return environ.get("werkzeug.socket")
+    return environ.get("werkzeug.socket") or environ.get(GEVENT_CONNECTION)
 
 
 def _closed(_packet: Any) -> None:
     raise SocketIsClosedError
+
+
+def _engineio_frames_only(websocket: type) -> type:
+    """The driver's websocket, where a frame that is no Engine.IO packet ends the connection.
+
+    Engine.IO decodes each frame outside any handler: a bad one would end its loop with a traceback and leave the
+    connection's writer waiting for good.
+    """
+
+    class EngineioFramesOnly(websocket):
+        def wait(self) -> Any:
+            frame = super().wait()
+            if frame is None:  # the client closed the connection
+                return None
+            try:
+                engineio.packet.Packet(encoded_packet=frame)
+            except ValueError:  # empty, no packet type, bad base64
+                dropped.warning("websocket client disconnected: sent a frame that is no Engine.IO packet")
+                return None  # the connection is over, as when the client closes it
+            return frame
+
+    return EngineioFramesOnly
 
 
 class TokenBucket:
@@ -76,6 +101,9 @@ class ConnectionBudget:
         self.eio.on("message", self.receive)
         self.eio.on("disconnect", self.disconnected)
         self.eio.send = self.send
+        if (websocket := self.eio._async.get("websocket")) is not None:
+            # A copy: the driver's table is shared by every server in the process.
+            self.eio._async = self.eio._async | {"websocket": _engineio_frames_only(websocket)}
 
     def connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
         """Refuse a new session from an address that was cut off for abuse moments ago."""

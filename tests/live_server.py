@@ -15,6 +15,8 @@ from config import DEFAULTS
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The server's green runtimes: eventlet is the default, gevent the supported alternative (see runtime.py).
+GREEN_RUNTIMES = ("eventlet", "gevent")
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ import pytest
 import socketio
 
 from tests.cluster import wait_for
-from tests.live_server import LiveServer
+from tests.live_server import GREEN_RUNTIMES, LiveServer
 
 PAGES = 150
 # Answers SIGUSR1 with how many formerly frozen objects were garbage: collected first, the young do not count.
@@ -33,11 +33,16 @@ signal.signal(signal.SIGUSR1, _leaked)
 """
 
 
-@pytest.fixture
-def probed_server(tmp_path: Path) -> Iterator[LiveServer]:
+@pytest.fixture(params=GREEN_RUNTIMES)
+def probed_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
     (tmp_path / "probe").mkdir()
     (tmp_path / "probe" / "sitecustomize.py").write_text(PROBE)
-    server = LiveServer(tmp_path, PYTHONPATH=str(tmp_path / "probe"), LEAK_REPORT=str(tmp_path / "leaks.json"))
+    server = LiveServer(
+        tmp_path,
+        SOCKETIO_ASYNC_MODE=request.param,
+        PYTHONPATH=str(tmp_path / "probe"),
+        LEAK_REPORT=str(tmp_path / "leaks.json"),
+    )
     server.start()
     yield server
     server.stop()

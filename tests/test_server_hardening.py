@@ -1,4 +1,4 @@
-"""The real eventlet server against clients that misbehave at the HTTP level: chunked, silent or slow."""
+"""The real server, on each green runtime, against clients that misbehave at the HTTP level: chunked, silent or slow."""
 
 import json
 import socket
@@ -9,17 +9,18 @@ import pytest
 import socketio
 
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
-from tests.live_server import LiveServer
+from tests.live_server import GREEN_RUNTIMES, LiveServer
 
 IDLE_SECONDS = 1
 HEADER_SECONDS = 1
 
 
-@pytest.fixture(scope="module")
-def strict_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server with one-second idle and header timeouts, so silence is punished quickly."""
+@pytest.fixture(scope="module", params=GREEN_RUNTIMES)
+def strict_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server on each runtime with one-second idle and header timeouts, so silence is punished quickly."""
     server = LiveServer(
         tmp_path_factory.mktemp("strict-server"),
+        SOCKETIO_ASYNC_MODE=request.param,
         HTTP_IDLE_TIMEOUT=str(IDLE_SECONDS),
         HTTP_HEADER_TIMEOUT=str(HEADER_SECONDS),
         SOCKETIO_PING_INTERVAL="1",

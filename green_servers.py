@@ -1,0 +1,105 @@
+"""The HTTP and websocket servers for the green runtimes: many idle pages, and no connection held by a silent client.
+
+Both give a client HTTP_IDLE_TIMEOUT plus HTTP_HEADER_TIMEOUT to send a request line and headers, however slowly
+they trickle (per-read socket timeouts alone let a client send one byte just before each runs out), and
+HTTP_IDLE_TIMEOUT for any later read or write that stalls.
+"""
+
+from flask import Flask
+
+from routes.socket_budget import GEVENT_CONNECTION
+
+MAX_CONNECTIONS = 20_000
+LISTEN_BACKLOG = 2048
+# A waiting page's connection keeps its buffers while its websocket lives: 4 KiB hold any of our answers.
+BUFFER_BYTES = 4096
+
+
+def eventlet_server(app: Flask, host: str, port: int) -> None:
+    """Serve app with eventlet.wsgi until interrupted."""
+    import eventlet
+    import eventlet.wsgi
+
+    class DeadlineProtocol(eventlet.wsgi.HttpProtocol):
+        """HTTP/1.1 whose request line and headers must arrive in time."""
+
+        header_deadline = app.config["HTTP_IDLE_TIMEOUT"] + app.config["HTTP_HEADER_TIMEOUT"]
+        # eventlet's 8 and 16 KiB were a third of a waiting page's memory.
+        rbufsize = wbufsize = BUFFER_BYTES
+
+        def handle_one_request(self) -> None:
+            self.deadline = eventlet.Timeout(self.header_deadline, TimeoutError("request headers too slow"))
+            try:
+                super().handle_one_request()
+            finally:
+                self.deadline.cancel()
+
+        def parse_request(self) -> bool:
+            parsed = super().parse_request()
+            self.deadline.cancel()  # the headers are in: the application may take its time
+            return parsed
+
+        def finish(self) -> None:
+            super().finish()
+            # The environ holds eventlet's set_idle closure over this protocol: without letting go of it, every
+            # connection (every page that leaves) would end as garbage only a full collection frees.
+            self.environ = None
+
+    eventlet.wsgi.server(
+        eventlet.listen((host, port), backlog=LISTEN_BACKLOG),
+        app,
+        max_size=MAX_CONNECTIONS,
+        log_output=False,
+        debug=False,  # eventlet would otherwise put tracebacks in the body of a 500
+        protocol=DeadlineProtocol,
+        keepalive=app.config["HTTP_IDLE_TIMEOUT"],  # waiting for the next request on a kept-alive connection
+        socket_timeout=app.config["HTTP_IDLE_TIMEOUT"],  # a read or write that stalls mid-request
+    )
+
+
+def gevent_server(app: Flask, host: str, port: int) -> None:
+    """Serve app with gevent's pywsgi until interrupted; websockets through simple-websocket."""
+    import gevent
+    from gevent.pool import Pool
+    from gevent.pywsgi import WSGIHandler, WSGIServer
+
+    class DeadlineHandler(WSGIHandler):
+        """HTTP/1.1 whose request line and headers must arrive in time."""
+
+        header_deadline = app.config["HTTP_IDLE_TIMEOUT"] + app.config["HTTP_HEADER_TIMEOUT"]
+
+        def __init__(self, sock, address, server) -> None:
+            sock.settimeout(app.config["HTTP_IDLE_TIMEOUT"])  # a read or write that stalls mid-request
+            # pywsgi sends an answer's headers and body in two writes: Nagle would hold the body for the ACK.
+            sock.setsockopt(gevent.socket.IPPROTO_TCP, gevent.socket.TCP_NODELAY, 1)
+            super().__init__(sock, address, server)
+
+        def handle_one_request(self):
+            # A silenced timeout: a client too slow with its headers is closed without a word or a traceback.
+            self.deadline = gevent.Timeout(self.header_deadline, False)
+            self.websocket = False
+            with self.deadline:
+                result = super().handle_one_request()
+                # Once a websocket ends, what is left on its connection is not HTTP: close it.
+                return None if self.websocket else result
+            return None
+
+        def get_environ(self) -> dict:
+            environ = super().get_environ()
+            environ[GEVENT_CONNECTION] = self.socket  # so that a connection over its budget can be cut
+            self.websocket = environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+            if self.websocket:
+                # A waiting page may be quiet for a whole ping interval: Engine.IO's pings decide when it is gone.
+                self.socket.settimeout(None)
+            return environ
+
+        def read_request(self, raw_requestline: str) -> bool:
+            parsed = super().read_request(raw_requestline)
+            self.deadline.cancel()  # the headers are in: the application may take its time
+            return parsed
+
+    listener = gevent.socket.socket()
+    listener.setsockopt(gevent.socket.SOL_SOCKET, gevent.socket.SO_REUSEADDR, 1)
+    listener.bind((host, port))
+    listener.listen(LISTEN_BACKLOG)
+    WSGIServer(listener, app, spawn=Pool(MAX_CONNECTIONS), log=None, handler_class=DeadlineHandler).serve_forever()

@@ -1,0 +1,91 @@
+"""The server's one ping loop, on the real server and each runtime: every page is pinged on time, the silent dropped."""
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import websocket
+
+from tests.live_server import GREEN_RUNTIMES, LiveServer
+
+INTERVAL = 1
+TIMEOUT = 2
+PAGES = 40
+
+
+@pytest.fixture(scope="module", params=GREEN_RUNTIMES)
+def pinging_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = LiveServer(
+        tmp_path_factory.mktemp("pings"),
+        SOCKETIO_ASYNC_MODE=request.param,
+        SOCKETIO_PING_INTERVAL=str(INTERVAL),
+        SOCKETIO_PING_TIMEOUT=str(TIMEOUT),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+def engineio_socket(server: LiveServer) -> websocket.WebSocket:
+    connection = websocket.create_connection(
+        f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket", timeout=10
+    )
+    assert connection.recv().startswith("0{")  # the Engine.IO handshake
+    return connection
+
+
+class Watched:
+    """What one raw Engine.IO connection saw: when it was pinged, and when the server closed it."""
+
+    def __init__(self, connection: websocket.WebSocket, answers: bool = True) -> None:
+        self.connection, self.answers = connection, answers
+        self.pinged: list[float] = []
+        self.closed_at: float | None = None
+
+
+def watch(watched: list[Watched], seconds: float) -> None:
+    """Read every connection for seconds, answering pings as a page does where it answers."""
+    started = time.monotonic()
+    for page in watched:
+        page.connection.settimeout(0.02)
+    while time.monotonic() - started < seconds:
+        for page in (page for page in watched if page.closed_at is None):
+            try:
+                frame = page.connection.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            except websocket.WebSocketConnectionClosedException:
+                frame = ""
+            if not frame:  # a close frame, or the connection ended
+                page.closed_at = time.monotonic() - started
+            elif frame == "2":
+                page.pinged.append(time.monotonic() - started)
+                if page.answers:
+                    page.connection.send("3")
+
+
+def test_every_page_is_pinged_each_interval_and_stays_connected(pinging_server: LiveServer) -> None:
+    pages = [Watched(engineio_socket(pinging_server)) for _ in range(PAGES)]
+    try:
+        watch(pages, 5.5)
+        for page in pages:
+            assert 4 <= len(page.pinged) <= 6, page.pinged
+            gaps = [later - earlier for earlier, later in zip(page.pinged, page.pinged[1:], strict=False)]
+            assert all(0.7 * INTERVAL < gap < 1.6 * INTERVAL for gap in gaps), gaps
+            assert page.closed_at is None
+    finally:
+        for page in pages:
+            page.connection.close()
+
+
+def test_a_page_that_stops_answering_pings_is_dropped_and_the_others_stay(pinging_server: LiveServer) -> None:
+    silent = Watched(engineio_socket(pinging_server), answers=False)
+    answering = Watched(engineio_socket(pinging_server))
+    try:
+        watch([silent, answering], INTERVAL + TIMEOUT + 3)
+        assert silent.pinged and silent.closed_at is not None
+        assert silent.closed_at < INTERVAL + TIMEOUT + 2
+        assert answering.closed_at is None and len(answering.pinged) >= 4
+    finally:
+        silent.connection.close()
+        answering.connection.close()
