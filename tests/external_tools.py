@@ -15,9 +15,13 @@ def _missing(message: str) -> NoReturn:
     pytest.skip(message)
 
 
+# Debian installs daemons such as nginx in the sbin folders, which a non-login PATH often lacks.
+SYSTEM_FOLDERS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
 def require_executable(name: str, why: str) -> str:
-    """The path of executable name, or skip (fail when CI=true) saying why it is needed."""
-    path = shutil.which(name)
+    """The path of executable name on PATH or in the sbin folders, or skip (fail when CI=true) saying why."""
+    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", os.defpath), *SYSTEM_FOLDERS]))
     if not path:
         _missing(f"{name} is not installed; it is needed to {why}")
     return path
