@@ -7,6 +7,7 @@ from db_models.base import now_utc
 from pix.return_link import signed_return_url
 from repository.payments import get_payment_by_token
 from repository.refunds import late_money
+from routes.errors import PaymentNotFound
 
 bp = Blueprint("pages", __name__)
 
@@ -42,7 +43,7 @@ def payment_page(token: str) -> Response:
     """The page a buyer keeps open: the QR code while pending, then paid or expired."""
     payment = get_payment_by_token(token)
     if payment is None:
-        abort(404)
+        raise PaymentNotFound()
     status = payment.current_status()
     page = render_template(
         TEMPLATES[status],
