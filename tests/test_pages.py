@@ -17,7 +17,7 @@ def test_pending_page_shows_what_the_buyer_needs(client: FlaskClient, make_payme
     assert f"Pedido nº {payment['id']}" in html
     assert payment["pix_copy_paste"] in html
     assert "Copiar código" in html
-    assert f'src="/payments/pix/qr_code/{payment["qr_code"]}"' in html
+    assert f'src="/payments/pix/qr_code/{payment["qr_code"]}.svg"' in html
     assert 'alt="QR Code PIX para pagar R$\xa01.500,00' in html
     assert 'id="countdown"' in html
     assert 'aria-live="polite"' in html
