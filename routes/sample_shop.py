@@ -22,6 +22,7 @@ from repository.webhook_endpoints import all_endpoints, create_endpoint, delete_
 bp = Blueprint("sample_shop", __name__, url_prefix="/demo-shop")
 NAMESPACE = "/demo-shop"
 EVENT = "shop_event"
+ROOM = "demo-shop"
 PATH = "/demo-shop/webhooks"
 KEPT = 100
 STATUS_LABELS = {"pending": "aguardando", "paid": "pago", "expired": "expirado"}
@@ -74,7 +75,7 @@ def receive() -> tuple[str, int]:
     seen = {old["webhook_id"] for old in _received() if old["verified"]}
     item["duplicate"] = event is not None and item["webhook_id"] in seen
     _received().appendleft(item)
-    socketio.emit(EVENT, item, namespace=NAMESPACE)
+    socketio.emit(EVENT, item, to=ROOM, namespace=NAMESPACE)
     return "", 204 if event is not None else 400
 
 
@@ -92,7 +93,7 @@ def return_page() -> str:
 
 
 def _watch(_auth: Any = None) -> bool:
-    join_room("demo-shop")
+    join_room(ROOM)
     return True
 
 
