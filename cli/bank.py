@@ -21,13 +21,12 @@ from repository.payments import get_payment_by_bank_id
 @click.option("--value", help="Amount in reais, e.g. 1500.00. Default: the payment's value in the database.")
 @click.option(
     "--url",
-    default="http://127.0.0.1:5000",
-    show_default=True,
     envvar="PIX_CHECKOUT_URL",
-    help="Base URL of the running checkout.",
+    help="Base URL of the running checkout. Default: http://HOST:PORT, where the server with these settings listens.",
 )
-def confirm(bank_payment_id: str, value: str | None, url: str) -> None:
+def confirm(bank_payment_id: str, value: str | None, url: str | None) -> None:
     """Send a confirmation signed with PIX_WEBHOOK_SECRET, as the bank's webhook would."""
+    url = url or current_app.config["LISTEN_URL"]
     if not url.startswith(("http://", "https://")):
         raise click.BadParameter("must start with http:// or https://", param_hint="--url")
     amount = _amount(bank_payment_id, value)

@@ -77,7 +77,7 @@ def refunds_command(limit: int) -> None:
     """List the latest refunds and where each stands."""
     refunds = latest_refunds(limit)
     if not refunds:
-        click.echo("No refunds yet.")
+        click.echo("No refunds yet: send one with `pix refund END_TO_END_ID`.")
         return
     click.echo(f"{'CREATED (UTC)':<20}  {'STATUS':<16}  {'VALUE (R$)':>12}  {'REFUND ID':<32}  END-TO-END ID")
     for refund in refunds:

@@ -27,5 +27,6 @@ def shop_settings(settings: dict[str, Any]) -> None:
     # Where links point when there is no request and no PUBLIC_BASE_URL: the first trusted host, or this server.
     rules = settings["TRUSTED_HOST_RULES"]
     host, port = rules[0] if rules and not rules[0][0].startswith(".") else (None, None)
-    listen = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
-    settings["LOCAL_BASE_URL"] = f"https://{host}{f':{port}' if port else ''}" if host else f"http://{listen}"
+    # Where `python app.py` listens with these settings: the CLI's default for reaching the running server.
+    settings["LISTEN_URL"] = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+    settings["LOCAL_BASE_URL"] = f"https://{host}{f':{port}' if port else ''}" if host else settings["LISTEN_URL"]

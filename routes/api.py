@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -13,7 +14,7 @@ from extensions import limiter
 from live_status import payment_status_json, publish_to_operators
 from payloads import payment_json
 from pix.psp_client import PspError
-from pix.qr import render_qr_png
+from pix.qr import render_qr_png, render_qr_svg
 from repository.idempotency import KeyConflictError, claim_key, release_key, remember_answer
 from repository.outbox import record_event
 from repository.payments import add_payment, database_is_up, get_payment_by_token, payments_of_order
@@ -129,10 +130,20 @@ def payments_by_order() -> Response:
 @bp.get("/payments/pix/qr_code/<name>")
 def qr_code(name: str) -> Response:
     """The payment's QR code as a PNG, rendered in memory and cached by the browser."""
+    return _qr_image(name, render_qr_png, "image/png")
+
+
+@bp.get("/payments/pix/qr_code/<name>.svg")
+def qr_code_svg(name: str) -> Response:
+    """The payment's QR code as an SVG of whole modules, which the page scales without making any uneven."""
+    return _qr_image(name, render_qr_svg, "image/svg+xml")
+
+
+def _qr_image(name: str, render: Callable[[str], bytes], mimetype: str) -> Response:
     payment = get_payment_by_token(name.removeprefix(QR_CODE_PREFIX)) if name.startswith(QR_CODE_PREFIX) else None
     if payment is None:
         raise ApiError(404, "qr_code_not_found", "no QR code has this name")
-    response = Response(render_qr_png(payment.pix_copy_paste), mimetype="image/png")
+    response = Response(render(payment.pix_copy_paste), mimetype=mimetype)
     # The name is unguessable and its image never changes, so browsers keep it.
     response.cache_control.private = True
     response.cache_control.max_age = QR_CACHE_SECONDS

@@ -4,7 +4,7 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.globals import request_ctx
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
 
 from db_models import db
 
@@ -22,6 +22,17 @@ class ApiError(Exception):
         self.field = field
 
 
+class PaymentNotFound(NotFound):
+    """No payment has the page token in the URL: the buyer's link is wrong or incomplete."""
+
+    api_code = "payment_not_found"
+    description = "no payment has this token"
+
+
+# The blueprints whose routes are pages people open in a browser.
+PAGE_BLUEPRINTS = {"pages", "admin", "sample_shop"}
+
+
 def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
     """The API's JSON error body with its status code."""
     error = {"status": status, "code": code, "message": message}
@@ -35,8 +46,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 def _wants_html() -> bool:
     if request_ctx.url_adapter is None:
         return False  # the Host was refused, so pages (which build URLs) cannot render
-    if request.blueprint == "pages":
-        return True
+    if request.blueprint in PAGE_BLUEPRINTS:
+        # A page, unless the client asks for JSON over HTML.
+        return request.accept_mimetypes.best_match(["text/html", "application/json"]) != "application/json"
     # Unrouted paths: browsers prefer HTML; API clients and curl (*/*) get JSON.
     preferred = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return request.blueprint is None and preferred == "text/html"
@@ -49,10 +61,14 @@ def _handle_api_error(error: ApiError) -> Response:
 def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
     status = error.code or 500
     if _wants_html():
-        template = "not_found.html" if status == 404 else "error.html"
-        return render_template(template, status=status), status
-    code = error.name.lower().replace(" ", "_")
-    response = error_response(status, code, error.description or error.name)
+        if status == 404:
+            return render_template("not_found.html", payment_link=isinstance(error, PaymentNotFound)), status
+        return render_template("error.html", status=status), status
+    code = getattr(error, "api_code", error.name.lower().replace(" ", "_"))
+    message = error.description or error.name
+    if type(error) is NotFound and message == NotFound.description:
+        message = "nothing is at this URL"  # Werkzeug's default asks a person to check their spelling
+    response = error_response(status, code, message)
     for name, value in error.get_headers():
         if name != "Content-Type":  # keep Allow, Retry-After and the like
             response.headers[name] = value

@@ -4,9 +4,11 @@ from flask import Blueprint, Response, abort, current_app, make_response, render
 
 from db_models import Payment, PaymentStatus
 from db_models.base import now_utc
+from pix.qr import qr_modules
 from pix.return_link import signed_return_url
 from repository.payments import get_payment_by_token
 from repository.refunds import late_money
+from routes.errors import PaymentNotFound
 
 bp = Blueprint("pages", __name__)
 
@@ -42,13 +44,14 @@ def payment_page(token: str) -> Response:
     """The page a buyer keeps open: the QR code while pending, then paid or expired."""
     payment = get_payment_by_token(token)
     if payment is None:
-        abort(404)
+        raise PaymentNotFound()
     status = payment.current_status()
     page = render_template(
         TEMPLATES[status],
         payment=payment,
         status=status,
         simulator_url=current_app.config["PIX_SIMULATOR_URL"],  # development only: a link that pays the code
+        qr_modules=qr_modules(payment.pix_copy_paste) if status == PaymentStatus.PENDING else None,
         late=late_money(payment.id) if status == PaymentStatus.EXPIRED else [],
         return_link=_return_link(payment, status),
         return_after=RETURN_AFTER_SECONDS,

@@ -12,15 +12,17 @@ from flask import Blueprint, Flask, current_app, render_template, request
 from flask_socketio import join_room
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from db_models import WebhookEndpoint
 from db_models.base import now_utc
 from extensions import socketio
 from live_status import iso_utc
 from pix.return_link import verify_return
-from repository.webhook_endpoints import all_endpoints, create_endpoint, live_secrets
+from repository.webhook_endpoints import all_endpoints, create_endpoint, delete_endpoint, live_secrets, update_endpoint
 
 bp = Blueprint("sample_shop", __name__, url_prefix="/demo-shop")
 NAMESPACE = "/demo-shop"
 EVENT = "shop_event"
+ROOM = "demo-shop"
 PATH = "/demo-shop/webhooks"
 KEPT = 100
 STATUS_LABELS = {"pending": "aguardando", "paid": "pago", "expired": "expirado"}
@@ -30,15 +32,19 @@ def _received() -> deque:
     return current_app.extensions.setdefault("sample_shop_events", deque(maxlen=KEPT))
 
 
+def _demo_endpoints() -> list[WebhookEndpoint]:
+    """The endpoints that send to a demo shop, oldest first (one, unless an older version piled them up)."""
+    return [endpoint for endpoint in all_endpoints() if endpoint.url.endswith(PATH)]
+
+
 def _verified(body: bytes) -> dict[str, Any] | None:
     """The event, when one of the demo endpoint's secrets signed it; else None."""
-    for endpoint in all_endpoints():
-        if endpoint.url.endswith(PATH):
-            for secret in live_secrets(endpoint.secrets, now_utc()):
-                try:
-                    return Webhook(secret["secret"]).verify(body.decode("utf-8", "replace"), dict(request.headers))
-                except WebhookVerificationError:
-                    continue
+    for endpoint in _demo_endpoints():
+        for secret in live_secrets(endpoint.secrets, now_utc()):
+            try:
+                return Webhook(secret["secret"]).verify(body.decode("utf-8", "replace"), dict(request.headers))
+            except WebhookVerificationError:
+                continue
     return None
 
 
@@ -69,7 +75,7 @@ def receive() -> tuple[str, int]:
     seen = {old["webhook_id"] for old in _received() if old["verified"]}
     item["duplicate"] = event is not None and item["webhook_id"] in seen
     _received().appendleft(item)
-    socketio.emit(EVENT, item, namespace=NAMESPACE)
+    socketio.emit(EVENT, item, to=ROOM, namespace=NAMESPACE)
     return "", 204 if event is not None else 400
 
 
@@ -87,7 +93,7 @@ def return_page() -> str:
 
 
 def _watch(_auth: Any = None) -> bool:
-    join_room("demo-shop")
+    join_room(ROOM)
     return True
 
 
@@ -98,8 +104,15 @@ def register_sample_shop(app: Flask) -> None:
 
 
 def ensure_sample_endpoint(app: Flask) -> None:
-    """Register the demo shop as an endpoint of this server, once: the events of `make run` go to it."""
+    """Keep one demo-shop endpoint, at this server's address: a `make run` on another PORT moves it there."""
     url = app.config["LOCAL_BASE_URL"] + PATH
     with app.app_context():
-        if not any(endpoint.url == url for endpoint in all_endpoints()):
+        endpoints = _demo_endpoints()
+        if not endpoints:
             create_endpoint(url=url, description="Loja de demonstração (make run)", event_types=["*"])
+            return
+        kept, *stale = endpoints
+        if kept.url != url:
+            update_endpoint(kept, url=url)
+        for endpoint in stale:  # each earlier PORT once added one, which retried into a closed port for days
+            delete_endpoint(endpoint)

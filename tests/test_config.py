@@ -1,6 +1,7 @@
 """Settings come from defaults, then the environment, then create_app's mapping; unsafe ones stop startup."""
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -138,8 +139,20 @@ def test_production_refuses_the_debugger_from_the_environment(
         create_app(app_config | PRODUCTION | {"SOCKETIO_ASYNC_MODE": "eventlet"})
 
 
-def test_development_may_expire_in_seconds(app_config: dict[str, Any]) -> None:
-    assert create_app(app_config | {"PIX_EXPIRATION_MINUTES": "0.1"}).config["PIX_EXPIRES_IN"].total_seconds() == 6
+@pytest.mark.parametrize(("minutes", "seconds"), [("0.1", 6), ("0.05", 3), ("1.5", 90), ("10080", 7 * 24 * 3600)])
+def test_payments_expire_after_any_fraction_of_a_minute_up_to_a_week(
+    app_config: dict[str, Any], minutes: str, seconds: int
+) -> None:
+    client = create_app(app_config | {"PIX_EXPIRATION_MINUTES": minutes}).test_client()
+    payment = client.post("/payments/pix", json={"value": 10}).get_json()["payment"]
+    left = datetime.fromisoformat(payment["expiration_date"]) - datetime.now(UTC)
+    assert seconds - 2 < left.total_seconds() <= seconds
+
+
+@pytest.mark.parametrize("minutes", ["0", "10080.01", "half"])
+def test_an_expiration_outside_its_limits_stops_startup(app_config: dict[str, Any], minutes: str) -> None:
+    with pytest.raises(ConfigError, match="PIX_EXPIRATION_MINUTES"):
+        create_app(app_config | {"PIX_EXPIRATION_MINUTES": minutes})
 
 
 @pytest.mark.parametrize(

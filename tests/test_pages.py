@@ -17,7 +17,7 @@ def test_pending_page_shows_what_the_buyer_needs(client: FlaskClient, make_payme
     assert f"Pedido nº {payment['id']}" in html
     assert payment["pix_copy_paste"] in html
     assert "Copiar código" in html
-    assert f'src="/payments/pix/qr_code/{payment["qr_code"]}"' in html
+    assert f'src="/payments/pix/qr_code/{payment["qr_code"]}.svg"' in html
     assert 'alt="QR Code PIX para pagar R$\xa01.500,00' in html
     assert 'id="countdown"' in html
     assert 'aria-live="polite"' in html
@@ -50,13 +50,41 @@ def test_expired_page_replaces_the_qr_code(client: FlaskClient, make_payment: Ca
     assert payment["qr_code"] not in html
 
 
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+UNKNOWN_TOKEN = "/payments/pix/" + "a" * 32
+
+
+@pytest.mark.parametrize("accept", [BROWSER_ACCEPT, "*/*", None])
+def test_an_unknown_payment_token_is_a_payment_not_found_page(client: FlaskClient, accept: str | None) -> None:
+    response = client.get(UNKNOWN_TOKEN, headers={"Accept": accept} if accept else {})
+    assert (response.status_code, response.mimetype) == (404, "text/html")
+    assert "<h1>Pagamento não encontrado</h1>" in response.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
-    "path", ["/payments/pix/" + "a" * 32, "/payments/pix/unknown-token", "/payments/pix/" + "a" * 500, "/nada"]
+    "path", ["/nada", "/payments/pix/unknown-token", "/payments/pix/" + "a" * 500, "/admin/pagamentos/999999"]
 )
-def test_unknown_pages_are_404_pages(client: FlaskClient, path: str) -> None:
-    response = client.get(path, headers={"Accept": "text/html"})
+def test_any_other_unknown_url_is_a_page_not_found_page(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers={"Accept": BROWSER_ACCEPT})
+    assert (response.status_code, response.mimetype) == (404, "text/html")
+    html = response.get_data(as_text=True)
+    assert "<h1>Página não encontrada</h1>" in html
+    assert "Pagamento não encontrado" not in html
+
+
+def test_a_json_client_asking_for_an_unknown_token_gets_the_api_error(client: FlaskClient) -> None:
+    response = client.get(UNKNOWN_TOKEN, headers={"Accept": "application/json"})
     assert response.status_code == 404
-    assert "Pagamento não encontrado" in response.get_data(as_text=True)
+    assert response.get_json() == {
+        "error": {"status": 404, "code": "payment_not_found", "message": "no payment has this token"}
+    }
+
+
+@pytest.mark.parametrize("path", ["/nada", "/payments/pix/unknown-token", "/admin/pagamentos/999999"])
+def test_a_json_client_asking_for_an_unknown_url_gets_the_api_error(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.get_json() == {"error": {"status": 404, "code": "not_found", "message": "nothing is at this URL"}}
 
 
 def test_walking_ids_reveals_no_payment(client: FlaskClient, make_payment: Callable) -> None:

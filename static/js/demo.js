@@ -14,6 +14,13 @@
     return body;
   }
 
+  // The server's own reason: a refusal is not always about the amount (a SHOP_API_KEY, a rate limit).
+  function refusal(status, body) {
+    var reason = body && body.error;
+    if (!reason) return "Não foi possível criar a cobrança (erro " + status + "). Tente de novo.";
+    return "A cobrança não foi criada (" + status + " " + reason.code + "): " + reason.message;
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     error.textContent = "";
@@ -28,7 +35,7 @@
       .then(function (response) { return response.json().then(function (body) { return [response, body]; }); })
       .then(function (pair) {
         if (pair[0].ok) window.location.assign(pair[1].payment.page_url);
-        else error.textContent = "Informe um valor maior que zero, com até duas casas decimais (ex.: 1500,00).";
+        else error.textContent = refusal(pair[0].status, pair[1]);
       })
       .catch(function () { error.textContent = "Não foi possível criar a cobrança. Tente de novo."; });
   });

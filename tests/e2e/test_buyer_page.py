@@ -102,10 +102,14 @@ def test_page_left_open_switches_to_expired(live_server: LiveServer, page: Page)
     expect(page.get_by_role("heading", name="Pagamento expirado")).to_be_visible(timeout=8000)
 
 
-def test_unknown_page_is_a_404_page(live_server: LiveServer, page: Page) -> None:
-    response = page.goto(f"{live_server.url}/payments/pix/no-such-token")
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [("/payments/pix/" + "A" * 32, "Pagamento não encontrado"), ("/pagamento", "Página não encontrada")],
+)
+def test_unknown_page_is_a_404_page(live_server: LiveServer, page: Page, path: str, heading: str) -> None:
+    response = page.goto(f"{live_server.url}{path}")
     assert response is not None and response.status == 404
-    expect(page.get_by_role("heading", name="Pagamento não encontrado")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text(heading)
 
 
 def test_copy_button_puts_the_exact_br_code_on_the_clipboard(

@@ -1,0 +1,52 @@
+"""The demo shop of `make run`: one webhook endpoint, at the address of the server that last started."""
+
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from app import create_app
+from db_models import db
+from repository.webhook_endpoints import all_endpoints, create_endpoint
+from routes.sample_shop import ensure_sample_endpoint
+
+
+def started_on(port: int, app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """An app configured as `make run` with PORT=port configures it, its demo-shop endpoint ensured."""
+    monkeypatch.setenv("HOST", "127.0.0.1")
+    monkeypatch.setenv("PORT", str(port))
+    app = create_app(app_config)
+    ensure_sample_endpoint(app)
+    return app
+
+
+def endpoint_urls(app: Flask) -> list[str]:
+    with app.app_context():
+        urls = [endpoint.url for endpoint in all_endpoints()]
+        db.session.remove()
+    return urls
+
+
+def test_a_run_on_another_port_moves_the_demo_endpoint_instead_of_adding_one(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started_on(5000, app_config, monkeypatch)
+    started_on(5000, app_config, monkeypatch)
+    again = started_on(5001, app_config, monkeypatch)
+    assert endpoint_urls(again) == ["http://127.0.0.1:5001/demo-shop/webhooks"]
+
+
+def test_demo_endpoints_piled_up_by_earlier_runs_are_folded_into_one(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(app_config)
+    with app.app_context():
+        for port in (5000, 5001, 5002):
+            create_endpoint(url=f"http://127.0.0.1:{port}/demo-shop/webhooks", event_types=["*"])
+        create_endpoint(url="https://loja.example.com/pix/webhook", event_types=["*"])
+        db.session.remove()
+    started = started_on(5003, app_config, monkeypatch)
+    assert endpoint_urls(started) == [
+        "http://127.0.0.1:5003/demo-shop/webhooks",
+        "https://loja.example.com/pix/webhook",
+    ]
