@@ -85,7 +85,9 @@ def serve(app: Flask, host: str, port: int) -> None:
     # Each waiting page holds a socket and a green thread: lift the default limit of 1,024 descriptors.
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    # Keep startup objects out of every later garbage collection: shorter pauses for all pages.
+    # Keep startup objects out of every later garbage collection: shorter pauses for all pages. Collect first:
+    # startup leaves garbage in cycles (the migrations' tables), which frozen would never be freed.
+    gc.collect()
     gc.freeze()
     server = eventlet_server if socketio.async_mode == "eventlet" else gevent_server
     server(app, host, port)
