@@ -77,6 +77,7 @@ def register_extensions(app: Flask) -> None:
         client_manager=client_manager(app.config["SOCKETIO_MESSAGE_QUEUE"], app.config["SOCKETIO_CHANNEL"]),
         ping_interval=app.config["SOCKETIO_PING_INTERVAL"],
         ping_timeout=app.config["SOCKETIO_PING_TIMEOUT"],
+        monitor_clients=False,  # routes/shared_pings.py drops the connections that stop answering pings
         max_http_buffer_size=app.config["MAX_CONTENT_LENGTH"],
         # With TRUSTED_HOSTS, a browser may open a socket only from a trusted origin; else only from this one.
         cors_allowed_origins=origin_checker(rules) if (rules := app.config["TRUSTED_HOST_RULES"]) else None,

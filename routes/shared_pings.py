@@ -1,10 +1,12 @@
-"""One green thread pings every Socket.IO connection, instead of a sleeping green thread of its own for each.
+"""One green thread pings every Socket.IO connection and drops those that stop answering.
 
 Engine.IO spawns a task per connection and ping cycle that sleeps ping_interval and sends one ping: with 10,000
-waiting pages, 10,000 sleeping green threads of about 6 KiB each. Every connection waits the same interval, so
-the pings fall due in the order they were scheduled and one queue, read by one loop, keeps them. Each connection
-becomes a SharedPingSocket on connect (a subclass with no state of its own), before Engine.IO schedules its first
-ping; python-engineio is pinned, and tests/test_shared_pings.py checks pings and ping timeouts on the real server.
+waiting pages, 10,000 sleeping green threads of about 6 KiB each. Its monitor then wakes once per connection per
+ping_timeout to check for an answer: 500 times a second at 10,000 pages. Every connection waits the same interval
+for its ping and the same timeout for its answer, so each falls due in the order it was queued: two queues, read
+by one loop, do both jobs (the app starts Engine.IO with monitor_clients=False). Each connection becomes a
+SharedPingSocket on connect (a subclass with no state of its own), before Engine.IO schedules its first ping;
+python-engineio is pinned, and tests/test_shared_pings.py checks pings and ping timeouts on the real server.
 """
 
 import collections
@@ -17,8 +19,10 @@ from engineio import packet
 from engineio.socket import Socket
 
 log = logging.getLogger(__name__)
-# The longest the loop sleeps: how late a ping scheduled while the queue was empty may be sent.
+# The longest the loop sleeps: how late a ping scheduled while the queues were empty may be sent.
 MAX_NAP = 1.0
+# How long after its timeout an unanswered ping is checked, so that Engine.IO's own clock agrees it is over.
+TIMEOUT_MARGIN = 0.5
 
 
 class SharedPingSocket(Socket):
@@ -32,11 +36,12 @@ class SharedPingSocket(Socket):
 
 
 class SharedPings:
-    """The queue of pings that fall due, and the one loop that sends them."""
+    """The queues of pings that fall due and of pings awaiting their answer, and the one loop that serves both."""
 
     def __init__(self, eio: engineio.Server) -> None:
         self.eio = eio
         self.due: collections.deque[tuple[float, SharedPingSocket]] = collections.deque()
+        self.awaiting: collections.deque[tuple[float, SharedPingSocket]] = collections.deque()
         eio.shared_pings = self
         self._connect = eio.handlers.get("connect")
         eio.on("connect", self.connect)
@@ -52,15 +57,39 @@ class SharedPings:
         return self._connect(eio_sid, environ) if self._connect else None
 
     def run(self) -> None:
-        """Send every ping as it falls due, for as long as the server runs."""
+        """Send every ping as it falls due and drop every connection whose answer did not come in time."""
         while True:
             now = time.monotonic()
-            while self.due and self.due[0][0] <= now:
-                _due, connection = self.due.popleft()
-                if not connection.closing and not connection.closed:
-                    connection.last_ping = time.time()
+            for queue, serve in ((self.due, self.ping), (self.awaiting, self.check)):
+                while queue and queue[0][0] <= now:
+                    connection = queue.popleft()[1]
                     try:
-                        connection.send(packet.Packet(packet.PING))
-                    except Exception:  # a connection closing under us must not stop everyone's pings
-                        log.debug("ping to %s not sent", connection.sid, exc_info=True)
-            self.eio.sleep(min(self.due[0][0] - now, MAX_NAP) if self.due else MAX_NAP)
+                        serve(connection, now)
+                    except Exception:  # closing runs the app's disconnect handlers: none may stop the loop
+                        log.exception("heartbeat of socket.io connection %s failed", connection.sid)
+            heads = [queue[0][0] for queue in (self.due, self.awaiting) if queue]
+            self.eio.sleep(min(min(heads, default=now + MAX_NAP) - now, MAX_NAP))
+
+    def ping(self, connection: SharedPingSocket, now: float) -> None:
+        """Ping connection, and wait for its answer; forget it if it has closed."""
+        if connection.closing or connection.closed:
+            self.forget(connection)
+            return
+        connection.last_ping = time.time()
+        self.awaiting.append((now + self.eio.ping_timeout + TIMEOUT_MARGIN, connection))
+        connection.send(packet.Packet(packet.PING))
+
+    def check(self, connection: SharedPingSocket, now: float) -> None:
+        """Close connection if its ping is still unanswered (as Engine.IO's monitor did); forget it once closed."""
+        if connection.last_ping and not connection.closed:
+            connection.check_ping_timeout()  # closes it when the timeout has passed
+            if not connection.closed:  # answered just now, or clocks disagree: look again shortly
+                self.awaiting.append((now + TIMEOUT_MARGIN, connection))
+                return
+        if connection.closed:
+            self.forget(connection)
+
+    def forget(self, connection: SharedPingSocket) -> None:
+        """Remove a closed connection from Engine.IO's table, as its monitor did."""
+        if self.eio.sockets.get(connection.sid) is connection:
+            del self.eio.sockets[connection.sid]

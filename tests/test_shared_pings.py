@@ -1,11 +1,15 @@
 """The server's one ping loop, on the real server and each runtime: every page is pinged on time, the silent dropped."""
 
+import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 import websocket
 
+from tests.cluster import wait_for
 from tests.live_server import GREEN_RUNTIMES, LiveServer
 
 INTERVAL = 1
@@ -89,3 +93,20 @@ def test_a_page_that_stops_answering_pings_is_dropped_and_the_others_stay(pingin
     finally:
         silent.connection.close()
         answering.connection.close()
+
+
+def test_a_polling_page_that_stops_polling_is_dropped_and_forgotten(pinging_server: LiveServer) -> None:
+    before = connections_open(pinging_server)
+    with urllib.request.urlopen(f"{pinging_server.url}/socket.io/?EIO=4&transport=polling", timeout=10) as answer:
+        sid = json.loads(answer.read().decode()[1:])["sid"]
+    assert connections_open(pinging_server) == before + 1
+    wait_for(lambda: connections_open(pinging_server) == before, timeout=INTERVAL + TIMEOUT + 5)
+    with pytest.raises(urllib.error.HTTPError) as gone:  # Engine.IO no longer knows the session
+        urllib.request.urlopen(f"{pinging_server.url}/socket.io/?EIO=4&transport=polling&sid={sid}", timeout=10)
+    assert gone.value.code == 400
+
+
+def connections_open(server: LiveServer) -> float:
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as answer:
+        lines = answer.read().decode().splitlines()
+    return next(float(line.split()[1]) for line in lines if line.startswith("pix_socketio_connections "))
