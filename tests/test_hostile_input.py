@@ -117,9 +117,16 @@ def path_segment(text: str) -> str:
 def test_any_path_and_query(hostile_app: Flask, segment: str, query: str) -> None:
     client = hostile_app.test_client()
     encoded, query_string = path_segment(segment), f"token={path_segment(query)}"
-    for path in (f"/payments/pix/{encoded}", f"/payments/pix/{encoded}/status", f"/payments/pix/qr_code/{encoded}"):
+    paths = (
+        f"/payments/pix/{encoded}",
+        f"/payments/pix/{encoded}/status",
+        f"/payments/pix/qr_code/{encoded}",
+        f"/payments/pix/qr_code/{encoded}.svg",
+    )
+    for path in paths:
         assert_not_5xx(client.get(path, query_string=query_string))
         assert_not_5xx(client.get(path, query_string=query_string, headers={"Accept": "text/html"}))
+        assert_not_5xx(client.get(path, query_string=query_string, headers={"Accept": "application/json"}))
     assert_still_works(hostile_app)
 
 
