@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import false, update
+from sqlalchemy import Column, Insert, Update, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 
 import metrics
@@ -21,6 +21,32 @@ MAX_KEY_LENGTH = 200
 MAX_DETAIL_LENGTH = 200
 
 log = logging.getLogger(__name__)
+_payments, _notices = Payment.__table__, BankNotification.__table__
+
+
+def _pay_by(name: Column) -> Update:
+    # One conditional UPDATE: of concurrent notices, only one can match the pending row.
+    return (
+        _payments.update()
+        .where(
+            name == bindparam("key"),
+            _payments.c.value_cents == bindparam("cents"),
+            _payments.c.status == PaymentStatus.PENDING,
+            _payments.c.expiration_date > bindparam("deadline_after"),
+        )
+        .values(status=PaymentStatus.PAID, paid_at=bindparam("paid_when"))
+        .returning(*_payments.c)
+    )
+
+
+def _insert_once_in(dialect: Any) -> Insert:
+    # INSERT ... ON CONFLICT DO NOTHING in one statement: concurrent retries of one message cannot race.
+    return dialect.insert(_notices).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_notices.c.id)
+
+
+# Prepared once, as Core statements: they run in every confirmation.
+_PAY_BY = {column: _pay_by(_payments.c[column]) for column in ("txid", "bank_payment_id")}
+_INSERT_ONCE = {"postgresql": _insert_once_in(postgresql), "sqlite": _insert_once_in(sqlite)}
 
 
 @dataclass(frozen=True)
@@ -38,13 +64,13 @@ class BankNotice:
     bank_payment_id: str | None = None
     transferred_at: datetime | None = None  # when the money moved (the API Pix `horario`), if the bank says
 
-    def names(self) -> Any:
-        """The SQL condition that picks the payment this notice is about (none, when it names none)."""
+    def name(self) -> tuple[str, str] | None:
+        """The column that names this notice's payment and its value here (None when the notice names none)."""
         if self.txid:
-            return Payment.txid == self.txid
+            return "txid", self.txid
         if self.bank_payment_id:
-            return Payment.bank_payment_id == self.bank_payment_id
-        return false()
+            return "bank_payment_id", self.bank_payment_id
+        return None
 
     @property
     def payment_key(self) -> str | None:
@@ -81,20 +107,13 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
     """
     now = now_utc()
     moved_at = min(notice.transferred_at or now, now + clock_tolerance)  # a clock ahead of ours is not believed
-    # One conditional UPDATE: of concurrent notices, only one can match the pending row.
-    paid = db.session.execute(
-        update(Payment)
-        .where(
-            notice.names(),
-            Payment.value_cents == to_cents(notice.value),
-            Payment.status == PaymentStatus.PENDING,
-            Payment.expiration_date > moved_at - clock_tolerance,
-        )
-        .values(status=PaymentStatus.PAID, paid_at=min(moved_at, now))
-        .returning(Payment),
-        execution_options={"synchronize_session": False},
-    ).scalar_one_or_none()
-    payment = paid or db.session.execute(db.select(Payment).where(notice.names())).scalar_one_or_none()
+    paid = payment = None
+    if (name := notice.name()) is not None:
+        column, key = name
+        terms = {"key": key, "cents": to_cents(notice.value), "deadline_after": moved_at - clock_tolerance}
+        row = db.session.connection().execute(_PAY_BY[column], terms | {"paid_when": min(moved_at, now)}).one_or_none()
+        paid = Payment(**row._mapping) if row else None
+        payment = paid or db.session.execute(db.select(Payment).where(_payments.c[column] == key)).scalar_one_or_none()
     outcome = NoticeOutcome.APPLIED if paid else _why_not_applied(payment, notice.value)
     values = {
         "source": notice.source,
@@ -176,16 +195,9 @@ def _why_not_applied(payment: Payment | None, value: Decimal) -> NoticeOutcome:
 
 
 def _insert_once(**values: Any) -> bool:
-    # INSERT ... ON CONFLICT DO NOTHING in one statement: concurrent retries of one message cannot race.
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(BankNotification)
-        .values(received_at=now_utc(), **values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(BankNotification.id)
-    )
-    return db.session.execute(statement).scalar_one_or_none() is not None
+    statement = _INSERT_ONCE[db.session.get_bind().dialect.name]
+    inserted = db.session.connection().execute(statement, {"received_at": now_utc()} | values)
+    return inserted.scalar_one_or_none() is not None
 
 
 def _replay(key: str) -> NoticeResult:
