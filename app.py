@@ -35,8 +35,9 @@ from routes.realtime import register_socket_handlers
 from routes.room_index import client_manager
 from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
 from routes.security_headers import register_security_headers
-from routes.shared_pings import SharedPings
+from routes.shared_pings import SharedPings, SharedPingSocket
 from routes.socket_budget import ConnectionBudget
+from routes.socket_writer import OnDemandWriterSocket
 from serving import serve
 from templating import register_template_filters
 
@@ -92,7 +93,9 @@ def register_extensions(app: Flask) -> None:
         max_queued=app.config["SOCKETIO_MAX_QUEUED_PACKETS"],
         cooldown=app.config["SOCKETIO_ABUSE_COOLDOWN"],
     )
-    SharedPings(socketio.server.eio)
+    # Under threads, Engine.IO's queue is shared with real threads: its own writer thread stays.
+    green = socketio.async_mode in runtime.GREEN_RUNTIMES
+    SharedPings(socketio.server.eio, OnDemandWriterSocket if green else SharedPingSocket)
 
 
 def register_pix_provider(app: Flask) -> None:

@@ -38,8 +38,8 @@ class SharedPingSocket(Socket):
 class SharedPings:
     """The queues of pings that fall due and of pings awaiting their answer, and the one loop that serves both."""
 
-    def __init__(self, eio: engineio.Server) -> None:
-        self.eio = eio
+    def __init__(self, eio: engineio.Server, socket_class: type[SharedPingSocket] = SharedPingSocket) -> None:
+        self.eio, self.socket_class = eio, socket_class
         self.due: collections.deque[tuple[float, SharedPingSocket]] = collections.deque()
         self.awaiting: collections.deque[tuple[float, SharedPingSocket]] = collections.deque()
         eio.shared_pings = self
@@ -53,7 +53,7 @@ class SharedPings:
             self.loop = self.eio.start_background_task(self.run)
         connection = self.eio.sockets.get(eio_sid)
         if type(connection) is Socket:
-            connection.__class__ = SharedPingSocket
+            connection.__class__ = self.socket_class
         return self._connect(eio_sid, environ) if self._connect else None
 
     def run(self) -> None:
