@@ -128,7 +128,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help=f"confirmations per other ramp step (default {FULL['ramp_confirmations']})",
     )
-    add("--client-procs", type=int, default=1, help="client processes holding the pages (default 1)")
+    add("--client-procs", type=int, default=2, help="client processes holding the pages (default 2)")
     add("--batch", type=int, default=250, help="pages a client process opens at once (default 250)")
     add("--confirm-timeout", type=float, default=5.0, help="seconds to wait for one page's event (default 5)")
     add("--health-probes", type=int, default=50, help="sequential GET /health per ramp step (default 50)")

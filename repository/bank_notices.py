@@ -112,7 +112,7 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
         column, key = name
         terms = {"key": key, "cents": to_cents(notice.value), "deadline_after": moved_at - clock_tolerance}
         row = db.session.connection().execute(_PAY_BY[column], terms | {"paid_when": min(moved_at, now)}).one_or_none()
-        paid = Payment(**row._mapping) if row else None
+        paid = Payment(**{column.key: row._mapping[column] for column in _payments.c}) if row else None
         payment = paid or db.session.execute(db.select(Payment).where(_payments.c[column] == key)).scalar_one_or_none()
     outcome = NoticeOutcome.APPLIED if paid else _why_not_applied(payment, notice.value)
     values = {
