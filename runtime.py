@@ -14,8 +14,6 @@ runs Socket.IO in threading mode:
 
 import os
 import warnings
-from collections.abc import Callable
-from typing import TypeVar
 
 GREEN_RUNTIMES = ("eventlet", "gevent")
 
@@ -23,7 +21,6 @@ GREEN_RUNTIMES = ("eventlet", "gevent")
 warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
 
 _patched_for: str | None = None
-T = TypeVar("T")
 
 
 def prepare(serving: bool) -> None:
@@ -46,17 +43,3 @@ def prepare(serving: bool) -> None:
 def socketio_async_mode(configured: str) -> str:
     """The mode Socket.IO runs on here: the configured green runtime if this process is patched for it, else threads."""
     return configured if configured == _patched_for else "threading"
-
-
-def off_the_loop(function: Callable[[], T]) -> T:
-    """Run function on a real thread when this process is green, so a call that blocks in C (a disk's fsync)
-    stops only the green thread that made it; elsewhere, just call it."""
-    if _patched_for == "eventlet":
-        from eventlet import tpool
-
-        return tpool.execute(function)
-    if _patched_for == "gevent":
-        import gevent
-
-        return gevent.get_hub().threadpool.apply(function)
-    return function()

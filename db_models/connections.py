@@ -7,79 +7,48 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import ExceptionContext
 
-import runtime
-
 SQLITE_BUSY_SECONDS = 5.0
+_HOLDS_WRITE_LOCK = "pix_holds_sqlite_write_lock"
 
 
-class QueuedWriterConnection(sqlite3.Connection):
-    """A SQLite connection that writes only while it holds its process's writer lock, and commits off the loop.
-
-    SQLite lets one connection write at a time, and a second writer waits for the file lock inside SQLite's C
-    code: under eventlet or gevent that wait blocks every green thread, the one that would commit included, so
-    each collision stalled the whole process (creations at concurrency 8 spent half their time stalled). Here the
-    writers of a process queue on a lock where waiting yields to the others: it is taken before a connection's
-    first write and let go once its transaction has ended, so only another process's writer can make them wait
-    inside SQLite. The COMMIT runs on a real thread under a green runtime: its fsync (and a checkpoint's, now and
-    then) took 100 to 500 ms on this machine's disk at times, a stall for every page while it lasted.
-    """
-
-    writer: threading.Lock  # the engine's, set when the connection opens
-    holds_writer = False
-
-    def take_writer(self) -> None:
-        """Wait for this process's other writers to finish (yielding meanwhile); then this one may write."""
-        if self.holds_writer:
-            return
-        if not self.writer.acquire(timeout=SQLITE_BUSY_SECONDS):
-            raise sqlite3.OperationalError("database is locked")  # what SQLite says when busy_timeout runs out
-        self.holds_writer = True
-
-    def commit(self) -> None:
-        try:
-            runtime.off_the_loop(super().commit)
-        finally:
-            self._let_writer_go()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self._let_writer_go()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._let_writer_go()
-
-    def _let_writer_go(self) -> None:
-        if self.holds_writer:
-            self.holds_writer = False
-            self.writer.release()
+def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
+    cursor.close()
 
 
 def _queue_sqlite_writers(engine: Engine) -> None:
-    """Open the engine's SQLite connections as QueuedWriterConnection, sharing one writer lock."""
+    """Let one connection of this process write at a time, queued on a lock that yields to other green threads.
+
+    SQLite lets one connection write at a time, and a second writer waits for the file lock inside SQLite's C
+    code: under eventlet or gevent that wait blocks every green thread, the one that would commit included, so
+    each collision stalled the whole process (creations at concurrency 8 spent half their time stalled). The
+    lock is taken before a connection's first write and let go when its transaction ends, so writers of this
+    process never meet SQLite's lock; only another process's writer can make them wait there.
+    """
     writer = threading.Lock()
 
-    def open_queued(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
-        cparams["factory"] = QueuedWriterConnection
-
-    def prepare(dbapi_connection: QueuedWriterConnection, _record: Any) -> None:
-        dbapi_connection.writer = writer
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_SECONDS * 1000)}")
-        cursor.close()
-
     def take(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA"):
-            conn.connection.dbapi_connection.take_writer()  # type: ignore[union-attr]
+        if conn.info.get(_HOLDS_WRITE_LOCK) or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
+            return
+        if not writer.acquire(timeout=SQLITE_BUSY_SECONDS):
+            raise sqlite3.OperationalError("database is locked")  # what SQLite says when busy_timeout runs out
+        conn.info[_HOLDS_WRITE_LOCK] = True
 
-    event.listen(engine, "do_connect", open_queued)
-    event.listen(engine, "connect", prepare)
+    def release(info: dict[str, Any]) -> None:
+        # Runs just before COMMIT or ROLLBACK reaches SQLite: nothing yields in between, and under threads a
+        # writer that gets in first waits on SQLite's own lock for that moment only.
+        if info.pop(_HOLDS_WRITE_LOCK, False):
+            writer.release()
+
     event.listen(engine, "before_cursor_execute", take)
+    for end in ("commit", "rollback"):
+        event.listen(engine, end, lambda conn: release(conn.info))
+    # A connection given back, invalidated or closed mid-transaction is rolled back without those events.
+    event.listen(engine.pool, "reset", lambda _dbapi, record, _state: release(record.info))
+    event.listen(engine.pool, "invalidate", lambda _dbapi, record, _error: release(record.info))
+    event.listen(engine.pool, "close", lambda _dbapi, record: release(record.info))
 
 
 def _invalidate_after_unclassified_error(context: ExceptionContext) -> None:
@@ -94,5 +63,6 @@ def _invalidate_after_unclassified_error(context: ExceptionContext) -> None:
 def configure_engine(engine: Engine) -> None:
     """Apply the checkout's connection policies to engine."""
     if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _enable_sqlite_wal)
         _queue_sqlite_writers(engine)
     event.listen(engine, "handle_error", _invalidate_after_unclassified_error)

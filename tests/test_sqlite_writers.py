@@ -50,50 +50,12 @@ with engine.connect() as conn:
 print(json.dumps({"rows": rows, "errors": errors, "longest_stall": max(gaps)}))
 """
 
-# A commit whose fsync takes 0.3 s (SQLite's progress handler sleeps, blocking its real thread, during COMMIT).
-SLOW_COMMIT = """
-import json, sys, threading, time
-blocking_sleep = time.sleep
-import runtime
-runtime.prepare(serving=True)
-from sqlalchemy import create_engine, text
-from db_models.connections import configure_engine
 
-engine = create_engine(sys.argv[1])
-configure_engine(engine)
-with engine.begin() as conn:
-    conn.execute(text("CREATE TABLE t (x INTEGER)"))
-gaps, done, slept = [], threading.Event(), []
-
-def tick():
-    last = time.monotonic()
-    while not done.is_set():
-        time.sleep(0.005)
-        gaps.append(time.monotonic() - last)
-        last = time.monotonic()
-
-def slow_fsync():
-    if not slept:
-        slept.append(True)
-        blocking_sleep(0.3)
-    return 0
-
-ticker = threading.Thread(target=tick)
-ticker.start()
-time.sleep(0.05)
-with engine.begin() as conn:
-    conn.execute(text("INSERT INTO t VALUES (1)"))
-    conn.connection.dbapi_connection.set_progress_handler(slow_fsync, 1)
-done.set()
-ticker.join()
-print(json.dumps({"slept": bool(slept), "longest_stall": max(gaps)}))
-"""
-
-
-def _run(script: str, runtime: str, database: Path) -> dict:
+@pytest.mark.parametrize("runtime", [*GREEN_RUNTIMES, "threading"])
+def test_a_second_writer_waits_without_stalling_the_process(tmp_path: Path, runtime: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "SOCKETIO_ASYNC_MODE": runtime}
     answer = subprocess.run(
-        [sys.executable, "-c", script, f"sqlite:///{database}"],
+        [sys.executable, "-c", COLLISION, f"sqlite:///{tmp_path / 'writers.db'}"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -101,23 +63,10 @@ def _run(script: str, runtime: str, database: Path) -> dict:
         timeout=60,
     )
     assert answer.returncode == 0, answer.stderr
-    return json.loads(answer.stdout)
-
-
-@pytest.mark.parametrize("runtime", [*GREEN_RUNTIMES, "threading"])
-def test_a_second_writer_waits_without_stalling_the_process(tmp_path: Path, runtime: str) -> None:
-    outcome = _run(COLLISION, runtime, tmp_path / "writers.db")
+    outcome = json.loads(answer.stdout)
     assert outcome["errors"] == []
     assert outcome["rows"] == [1, 2]
     # Before the lock, the second writer waited inside SQLite for 5 s with every green thread stopped, then failed.
-    assert outcome["longest_stall"] < 0.1
-
-
-@pytest.mark.parametrize("runtime", GREEN_RUNTIMES)
-def test_a_slow_commit_stops_only_its_own_green_thread(tmp_path: Path, runtime: str) -> None:
-    outcome = _run(SLOW_COMMIT, runtime, tmp_path / "writers.db")
-    assert outcome["slept"]
-    # On the event loop, the ticker would have stopped for the whole 0.3 s.
     assert outcome["longest_stall"] < 0.1
 
 
