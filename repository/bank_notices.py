@@ -16,6 +16,7 @@ from db_models.base import now_utc
 from payloads import notice_json
 from pix.money import to_cents
 from repository.outbox import payment_event
+from repository.payments import detached_payment
 
 MAX_KEY_LENGTH = 200
 MAX_DETAIL_LENGTH = 200
@@ -112,7 +113,7 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
         column, key = name
         terms = {"key": key, "cents": to_cents(notice.value), "deadline_after": moved_at - clock_tolerance}
         row = db.session.connection().execute(_PAY_BY[column], terms | {"paid_when": min(moved_at, now)}).one_or_none()
-        paid = Payment(**{column.key: row._mapping[column] for column in _payments.c}) if row else None
+        paid = detached_payment(row) if row else None
         payment = paid or db.session.execute(db.select(Payment).where(_payments.c[column] == key)).scalar_one_or_none()
     outcome = NoticeOutcome.APPLIED if paid else _why_not_applied(payment, notice.value)
     values = {

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Row, bindparam, update
 
 from db_models import Payment, PaymentStatus, db
 from db_models.base import now_utc
@@ -77,8 +77,14 @@ def get_payment_by_token(token: str) -> Payment | None:
     if not is_page_token(token):
         return None
     # A Core row made into a detached Payment: every page, poll and subscribe reads one, and none changes it.
-    row = db.session.connection().execute(_BY_TOKEN, {"token": token}).mappings().one_or_none()
-    return Payment(**row) if row is not None else None
+    row = db.session.connection().execute(_BY_TOKEN, {"token": token}).one_or_none()
+    return detached_payment(row) if row is not None else None
+
+
+def detached_payment(row: Row) -> Payment:
+    """A Payment outside the session from a row of all its columns (keyed as the model names them: the column
+    `metadata` is `shop_metadata`)."""
+    return Payment(**{column.key: row._mapping[column] for column in Payment.__table__.c})
 
 
 def payments_by_id(payment_ids: set[int]) -> dict[int, Payment]:

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +12,9 @@ from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
 from db_models import BankNotification, db
-from repository.bank_notices import notices_needing_action
+from payloads import payment_json
+from repository.bank_notices import BankNotice, apply_notice, notices_needing_action
+from repository.payments import get_payment_by_token
 from tests.concurrency import run_together
 from tests.conftest import CONFIRMATION_URL
 
@@ -301,3 +304,18 @@ def test_cli_says_plainly_when_no_notice_needs_action(app: Flask, make_payment: 
     confirm(make_payment())
     output = app.test_cli_runner().invoke(args=["pix", "refused"]).output
     assert output.strip() == "No bank notices need action: every verified confirmation was applied."
+
+
+def test_the_payments_read_and_paid_without_the_orm_keep_every_field_the_shop_gave(
+    app: Flask, client: FlaskClient, token_of: Callable
+) -> None:
+    # Page reads and confirmations build their Payment from a Core row: each column must reach its attribute
+    # (the `metadata` column is `shop_metadata`, and Payment(metadata=...) would silently hide it).
+    shop = {"order_id": "pedido-7", "description": "Camiseta", "metadata": {"cor": "azul"}}
+    created = client.post("/payments/pix", json={"value": "19.90", **shop}).get_json()["payment"]
+    with app.test_request_context():
+        assert payment_json(get_payment_by_token(token_of(created))) == created
+        notice = BankNotice("test", "msg-1", Decimal("19.90"), b"{}", bank_payment_id=created["bank_payment_id"])
+        paid = payment_json(apply_notice(notice).payment)
+    assert {key: paid[key] for key in shop} == shop
+    assert paid["status"] == "paid" and paid["id"] == created["id"]
