@@ -1,4 +1,4 @@
-"""Engine set-up shared by every process: SQLite pragmas and queued writers, no connection reused in an unknown state"""
+"""Engine set-up for every process: SQLite pragmas and queued writers, no connection reused in an unknown state."""
 
 import sqlite3
 import threading

@@ -5,8 +5,9 @@ waiting pages, 10,000 sleeping green threads of about 6 KiB each. Its monitor th
 ping_timeout to check for an answer: 500 times a second at 10,000 pages. Every connection waits the same interval
 for its ping and the same timeout for its answer, so each falls due in the order it was queued: two queues, read
 by one loop, do both jobs (the app starts Engine.IO with monitor_clients=False). Each connection becomes a
-SharedPingSocket on connect (a subclass with no state of its own), before Engine.IO schedules its first ping;
-python-engineio is pinned, and tests/test_shared_pings.py checks pings and ping timeouts on the real server.
+SharedPingSocket on connect (a subclass with no state of its own; on green runtimes, routes/socket_writer.py's),
+before Engine.IO schedules its first ping; python-engineio is pinned, and tests/test_shared_pings.py checks
+pings and ping timeouts on the real server.
 """
 
 import collections

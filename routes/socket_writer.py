@@ -9,7 +9,7 @@ writer, never the sender's thread.
 
 `OnDemandWriterSocket._websocket_handler` follows python-engineio's own (pinned), its writer thread aside; it is
 for the green runtimes only, where Engine.IO's queue is not shared with real threads.
-tests/test_shared_pings.py, tests/test_socket_abuse.py and tests/test_realtime.py check it on the real server.
+tests/test_runtimes.py, tests/test_shared_pings.py and tests/test_socket_abuse.py check it on the real server.
 """
 
 import contextlib
