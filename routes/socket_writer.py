@@ -107,4 +107,6 @@ class OnDemandWriterSocket(SharedPingSocket):
                 self.server.logger.exception("Unknown receive error")
                 break
         self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        # The ping queue keeps a closed connection until its ping falls due: not its websocket and buffers too.
+        self.websocket = None
         return []
