@@ -5,14 +5,41 @@ they trickle (per-read socket timeouts alone let a client send one byte just bef
 HTTP_IDLE_TIMEOUT for any later read or write that stalls.
 """
 
+from typing import Any
+
 from flask import Flask
 
 from routes.socket_budget import GEVENT_CONNECTION
 
 MAX_CONNECTIONS = 20_000
 LISTEN_BACKLOG = 2048
-# A waiting page's connection keeps its buffers while its websocket lives: 4 KiB hold any of our answers.
-BUFFER_BYTES = 4096
+# A waiting page's connection keeps its read buffer while its websocket lives: 1 KiB holds most requests (longer
+# ones take more reads), and 4 KiB of writes hold any of our answers in one send.
+READ_BUFFER_BYTES = 1024
+WRITE_BUFFER_BYTES = 4096
+
+
+class WriterOnFirstUse:
+    """A connection's buffered writer, made when first used: a websocket page never writes through it (eventlet
+    sends the handshake and frames on the socket itself), and its buffer was 4.5 KiB of every waiting page."""
+
+    __slots__ = ("_connection", "_file")
+
+    def __init__(self, connection: Any) -> None:
+        self._connection, self._file = connection, None
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None or self._file.closed
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._file is None:
+            self._file = self._connection.makefile("wb", WRITE_BUFFER_BYTES)
+        return getattr(self._file, name)
 
 
 def eventlet_server(app: Flask, host: str, port: int) -> None:
@@ -25,7 +52,11 @@ def eventlet_server(app: Flask, host: str, port: int) -> None:
 
         header_deadline = app.config["HTTP_IDLE_TIMEOUT"] + app.config["HTTP_HEADER_TIMEOUT"]
         # eventlet's 8 and 16 KiB were a third of a waiting page's memory.
-        rbufsize = wbufsize = BUFFER_BYTES
+        rbufsize, wbufsize = READ_BUFFER_BYTES, WRITE_BUFFER_BYTES
+
+        def setup(self) -> None:
+            super().setup()
+            self.wfile = WriterOnFirstUse(self.connection)
 
         def handle_one_request(self) -> None:
             self.deadline = eventlet.Timeout(self.header_deadline, TimeoutError("request headers too slow"))
