@@ -225,3 +225,38 @@ def test_any_frames_cost_no_traceback_and_leave_the_server_serving(
         client.close()
     assert "Traceback" not in server_log(budget_server)[before:]
     assert health_ms(budget_server) < 500
+
+
+def upgraded_from_polling(server: LiveServer) -> websocket.WebSocket:
+    """A websocket opened for an Engine.IO session that began polling, before any upgrade handshake."""
+    with urllib.request.urlopen(f"{server.url}/socket.io/?EIO=4&transport=polling", timeout=10) as answer:
+        sid = json.loads(answer.read().decode()[1:])["sid"]
+    return websocket.create_connection(
+        f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket&sid={sid}", timeout=10
+    )
+
+
+any_frame = st.text(st.characters(exclude_categories=()), max_size=60) | st.binary(max_size=60)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    probe=st.sampled_from(["2probe", "2", "3probe"]) | any_frame,
+    upgrade=st.just("5") | any_frame,
+    frames=st.lists(any_frame, max_size=6),
+)
+def test_any_upgrade_from_polling_costs_no_traceback_and_leaves_the_server_serving(
+    budget_server: LiveServer, probe: str | bytes, upgrade: str | bytes, frames: list[str | bytes]
+) -> None:
+    # The upgrade handshake and the reading loop after it are the checkout's own (routes/socket_writer.py).
+    before = len(server_log(budget_server))
+    with contextlib.suppress(OSError, websocket.WebSocketException):
+        client = upgraded_from_polling(budget_server)
+        for frame in (probe, upgrade, *frames):
+            if isinstance(frame, bytes):
+                client.send_binary(frame)
+            else:
+                client.send(frame.encode("utf-8", "surrogatepass"), opcode=websocket.ABNF.OPCODE_TEXT)
+        client.close()
+    assert "Traceback" not in server_log(budget_server)[before:]
+    assert health_ms(budget_server) < 500
