@@ -25,12 +25,12 @@ log = logging.getLogger(__name__)
 _payments, _notices = Payment.__table__, BankNotification.__table__
 
 
-def _pay_by(name: Column) -> Update:
+def _pay_by(column: Column) -> Update:
     # One conditional UPDATE: of concurrent notices, only one can match the pending row.
     return (
         _payments.update()
         .where(
-            name == bindparam("key"),
+            column == bindparam("key"),
             _payments.c.value_cents == bindparam("cents"),
             _payments.c.status == PaymentStatus.PENDING,
             _payments.c.expiration_date > bindparam("deadline_after"),

@@ -19,6 +19,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 GREEN_RUNTIMES = ("eventlet", "gevent")
 
 
+def python_in_repo(*args: str, env: dict[str, str], stdin: str | None = None) -> str:
+    """What `python args...` run from the repository prints, once it has exited cleanly (within 60 s)."""
+    answer = subprocess.run(
+        [sys.executable, *args], input=stdin, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert answer.returncode == 0, answer.stderr
+    return answer.stdout
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as probe:

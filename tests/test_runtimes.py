@@ -1,15 +1,13 @@
 """Which runtime each process runs on: the server on its green runtime, every other process on real threads."""
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import socketio
 
 from tests.cluster import wait_for
-from tests.live_server import GREEN_RUNTIMES, REPO_ROOT, LiveServer
+from tests.live_server import GREEN_RUNTIMES, LiveServer, python_in_repo
 
 # What the app a flask command loaded runs on: Socket.IO's mode, and whose socket and lock the standard library has.
 REPORT = """
@@ -45,14 +43,5 @@ def test_every_flask_command_keeps_real_threads(tmp_path: Path, runtime: str) ->
     # `flask --app app pix worker` and the CLI import app.py late, not as __main__: whatever the setting says.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SOCKETIO_", "DATABASE_"))}
     env |= {"SOCKETIO_ASYNC_MODE": runtime, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
-    answer = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "shell"],
-        input=REPORT,
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert answer.returncode == 0, answer.stderr
-    assert '["threading", "socket", "_thread"]' in answer.stdout
+    printed = python_in_repo("-m", "flask", "--app", "app", "shell", env=env, stdin=REPORT)
+    assert '["threading", "socket", "_thread"]' in printed

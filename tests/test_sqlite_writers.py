@@ -1,8 +1,6 @@
 """SQLite writers of one process queue on a lock that yields, so a write collision never stalls the process."""
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -10,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from db_models.connections import configure_engine
-from tests.live_server import GREEN_RUNTIMES, REPO_ROOT
+from tests.live_server import GREEN_RUNTIMES, python_in_repo
 
 # One writer holds its transaction open across a yield; a second writes meanwhile; a ticker measures the stall.
 COLLISION = """
@@ -54,16 +52,7 @@ print(json.dumps({"rows": rows, "errors": errors, "longest_stall": max(gaps)}))
 @pytest.mark.parametrize("runtime", [*GREEN_RUNTIMES, "threading"])
 def test_a_second_writer_waits_without_stalling_the_process(tmp_path: Path, runtime: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "SOCKETIO_ASYNC_MODE": runtime}
-    answer = subprocess.run(
-        [sys.executable, "-c", COLLISION, f"sqlite:///{tmp_path / 'writers.db'}"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert answer.returncode == 0, answer.stderr
-    outcome = json.loads(answer.stdout)
+    outcome = json.loads(python_in_repo("-c", COLLISION, f"sqlite:///{tmp_path / 'writers.db'}", env=env))
     assert outcome["errors"] == []
     assert outcome["rows"] == [1, 2]
     # Before the lock, the second writer waited inside SQLite for 5 s with every green thread stopped, then failed.
