@@ -61,6 +61,15 @@ class OnDemandWriterSocket(SharedPingSocket):
         with contextlib.suppress(Exception):  # closed already, when the reader ended first
             ws.close()
 
+    def _upgrade(self, ws: Any, websocket_wait: Any) -> bool:
+        """Engine.IO's upgrade handshake: the client's probe, our answer, then its UPGRADE."""
+        probe = packet.Packet(encoded_packet=websocket_wait())
+        if probe.packet_type != packet.PING or probe.data != "probe":
+            return False
+        ws.send(packet.Packet(packet.PONG, data="probe").encode())
+        self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
+        return packet.Packet(encoded_packet=websocket_wait()).packet_type == packet.UPGRADE
+
     def _websocket_handler(self, ws: Any) -> list:
         """Engine.IO's websocket loop: upgrade if the connection began polling, then read until it ends."""
 
@@ -75,16 +84,13 @@ class OnDemandWriterSocket(SharedPingSocket):
                 getattr(ws, attr).settimeout(self.server.ping_interval + self.server.ping_timeout)
         if self.connected:  # an upgrade from polling: hold packet sends until it is over
             self.upgrading = True
-            probe = packet.Packet(encoded_packet=websocket_wait())
-            if probe.packet_type != packet.PING or probe.data != "probe":
-                self.upgrading = False
+            try:
+                self.upgraded = self._upgrade(ws, websocket_wait)
+            except (OSError, ValueError):  # the client left mid-handshake, or sent a frame too large
+                self.upgraded = False
+            self.upgrading = False
+            if not self.upgraded:
                 return []
-            ws.send(packet.Packet(packet.PONG, data="probe").encode())
-            self.queue.put(packet.Packet(packet.NOOP))  # ends the pending poll
-            if packet.Packet(encoded_packet=websocket_wait()).packet_type != packet.UPGRADE:
-                self.upgraded = self.upgrading = False
-                return []
-            self.upgraded, self.upgrading = True, False
         else:
             self.connected = self.upgraded = True
         self.websocket = ws
