@@ -33,15 +33,25 @@ def strict_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 def raw_request(server: LiveServer, head: bytes, chunks: list[bytes]) -> tuple[int, dict]:
     """Send head and a chunked body over a plain socket; the status and JSON body of the answer."""
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+    return answer_to(server, head + body)
+
+
+def answer_to(server: LiveServer, request: bytes) -> tuple[int, dict]:
+    """Send request bytes as they are over a plain socket; the status and JSON body of the answer."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
-        body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
-        connection.sendall(head + body)
-        answer = b""
-        while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < content_length(answer):
-            data = connection.recv(65536)
-            if not data:
-                break
-            answer += data
+        connection.sendall(request)
+        return read_answer(connection)
+
+
+def read_answer(connection: socket.socket) -> tuple[int, dict]:
+    """The status and JSON body of the next whole answer on connection, however many reads it takes."""
+    answer = b""
+    while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < content_length(answer):
+        data = connection.recv(65536)
+        if not data:
+            break
+        answer += data
     status_line, _, rest = answer.partition(b"\r\n")
     return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2] or b"null")
 
@@ -76,11 +86,8 @@ def test_a_chunked_body_over_the_limit_gets_413(strict_server: LiveServer) -> No
 
 def test_a_malformed_chunked_body_gets_400(strict_server: LiveServer) -> None:
     head = chunked_head("/payments/pix", {"Content-Type": "application/json"})
-    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as connection:
-        connection.sendall(head + b"zz\r\n{}\r\n0\r\n\r\n")
-        answer = connection.recv(65536)
-    assert answer.startswith(b"HTTP/1.1 400")
-    assert b'"invalid_body"' in answer
+    status, body = answer_to(strict_server, head + b"zz\r\n{}\r\n0\r\n\r\n")
+    assert (status, body["error"]["code"]) == (400, "invalid_body")
 
 
 def closed_within(connection: socket.socket, seconds: float, trickle: bytes = b"") -> float | None:
@@ -102,6 +109,22 @@ def closed_within(connection: socket.socket, seconds: float, trickle: bytes = b"
         except OSError:
             return time.monotonic() - started
     return None
+
+
+@pytest.mark.parametrize(
+    ("version", "keep"), [("1.1", b""), ("1.0", b"Connection: keep-alive\r\n")], ids=["http-1.1", "http-1.0"]
+)
+def test_a_connection_is_kept_while_the_client_asks_and_closed_when_it_says_close(
+    strict_server: LiveServer, version: str, keep: bytes
+) -> None:
+    get_health = f"GET /health HTTP/{version}\r\nHost: 127.0.0.1\r\n".encode()
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as connection:
+        for _ in range(2):
+            connection.sendall(get_health + keep + b"\r\n")
+            assert read_answer(connection)[0] == 200
+        connection.sendall(get_health + b"Connection: close\r\n\r\n")
+        assert read_answer(connection)[0] == 200
+        assert closed_within(connection, IDLE_SECONDS / 2) is not None  # at once, not when idle
 
 
 def test_a_silent_connection_is_closed(strict_server: LiveServer) -> None:
