@@ -42,6 +42,22 @@ class WriterOnFirstUse:
         return getattr(self._file, name)
 
 
+class HeadersReadLater(dict):
+    """The request headers eventlet still reads once the environ is built (keep-alive, the access log's client).
+
+    eventlet keeps the parsed headers as long as the connection lives, hours for a waiting page, beside the
+    environ that holds every value: this keeps the two it asks for again, by lower-case name.
+    """
+
+    NAMES = ("connection", "x-forwarded-for")
+
+    def __init__(self, headers: Any) -> None:
+        super().__init__((name, value) for name in self.NAMES if (value := headers.get(name)) is not None)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return super().get(name.lower(), default)
+
+
 def eventlet_server(app: Flask, host: str, port: int) -> None:
     """Serve app with eventlet.wsgi until interrupted."""
     import eventlet
@@ -64,6 +80,12 @@ def eventlet_server(app: Flask, host: str, port: int) -> None:
                 super().handle_one_request()
             finally:
                 self.deadline.cancel()
+
+        def get_environ(self) -> dict[str, Any]:
+            environ = super().get_environ()
+            del environ["headers_raw"]  # the headers once more, as pairs: nothing reads them
+            self.headers = HeadersReadLater(self.headers)
+            return environ
 
         def parse_request(self) -> bool:
             parsed = super().parse_request()
