@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import socketio
+from hypothesis import given
+from hypothesis import strategies as st
 
+from green_servers import apply_mask
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
 from tests.live_server import GREEN_RUNTIMES, LiveServer
 
@@ -156,3 +159,16 @@ def test_a_waiting_page_outlives_the_idle_timeout(strict_server: LiveServer) -> 
         assert statuses == ["pending", "paid"]
     finally:
         page.disconnect()
+
+
+@given(
+    data=st.binary(max_size=2000),
+    mask=st.binary(min_size=4, max_size=4),
+    cut=st.integers(0, 2000),
+    offset=st.integers(0, 9),
+)
+def test_websocket_masking_is_rfc_6455s_for_any_payload(data: bytes, mask: bytes, cut: int, offset: int) -> None:
+    length = min(cut, len(data))  # eventlet masks the first length bytes of what it read, from the mask's offset
+    expected = bytes(byte ^ mask[(offset + i) % 4] for i, byte in enumerate(data[:length]))  # RFC 6455, 5.3
+    assert apply_mask(data, mask, length, offset) == expected
+    assert apply_mask(data, mask) == bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
