@@ -28,6 +28,19 @@ def python_in_repo(*args: str, env: dict[str, str], stdin: str | None = None) ->
     return answer.stdout
 
 
+def health_ms(server: "LiveServer") -> float:
+    """How long server takes to answer /health with 200, in ms."""
+    started = time.monotonic()
+    with urllib.request.urlopen(f"{server.url}/health", timeout=10) as response:
+        assert response.status == 200
+    return (time.monotonic() - started) * 1000
+
+
+def server_log(server: "LiveServer") -> str:
+    """Everything server has logged so far."""
+    return server.log_path.read_text(errors="replace")
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as probe:

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 import socketio
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from green_servers import apply_mask
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
-from tests.live_server import GREEN_RUNTIMES, LiveServer
+from tests.live_server import GREEN_RUNTIMES, LiveServer, health_ms, server_log
 
 IDLE_SECONDS = 1
 HEADER_SECONDS = 1
@@ -172,3 +172,32 @@ def test_websocket_masking_is_rfc_6455s_for_any_payload(data: bytes, mask: bytes
     expected = bytes(byte ^ mask[(offset + i) % 4] for i, byte in enumerate(data[:length]))  # RFC 6455, 5.3
     assert apply_mask(data, mask, length, offset) == expected
     assert apply_mask(data, mask) == bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+
+
+# The headers each server reads again once the request is parsed, among any others. Body framing (Content-Length,
+# Transfer-Encoding, Expect) is left to the tests above: a body the server waits for would only time out.
+header_names = st.sampled_from(["Connection", "X-Forwarded-For", "Upgrade", "Host", "Sec-WebSocket-Key"]) | st.text(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!#$%&'*+^`|~", min_size=1, max_size=20
+)
+header_values = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"), max_size=60)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    method=st.sampled_from(["GET", "POST", "HEAD"]),
+    version=st.sampled_from(["1.1", "1.0"]),
+    headers=st.lists(st.tuples(header_names, header_values), max_size=8),
+)
+def test_any_request_headers_get_an_answer_under_500_and_leave_the_server_serving(
+    strict_server: LiveServer, method: str, version: str, headers: list[tuple[str, str]]
+) -> None:
+    before = len(server_log(strict_server))
+    lines = [f"{method} /health HTTP/{version}", "Host: 127.0.0.1", *(f"{name}: {value}" for name, value in headers)]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    with socket.create_connection(("127.0.0.1", strict_server.port), timeout=10) as connection:
+        connection.sendall(request * 2)  # a second request behind the first, for a connection kept alive
+        answer = connection.recv(65536)
+    if answer:  # a request line or header the server cannot parse may be answered by closing
+        assert int(answer.split(maxsplit=2)[1]) < 500, answer[:200]
+    assert "Traceback" not in server_log(strict_server)[before:]
+    assert health_ms(strict_server) < 1000

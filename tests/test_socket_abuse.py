@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from bench.server import process_rss_mib
 from tests.cluster import wait_for, watch
-from tests.live_server import GREEN_RUNTIMES, LiveServer
+from tests.live_server import GREEN_RUNTIMES, LiveServer, health_ms, server_log
 
 BURST = 10
 
@@ -52,13 +52,6 @@ def subscribe_packet(token: str, ack_id: int) -> str:
     return f"42{ack_id}" + json.dumps(["subscribe", {"token": token}])
 
 
-def health_ms(server: LiveServer) -> float:
-    started = time.monotonic()
-    with urllib.request.urlopen(f"{server.url}/health", timeout=10) as response:
-        assert response.status == 200
-    return (time.monotonic() - started) * 1000
-
-
 def hung_up(connection: websocket.WebSocket, seconds: float = 5) -> bool:
     """Whether the server closes connection within seconds (whatever it still sends before)."""
     connection.settimeout(seconds)
@@ -70,10 +63,6 @@ def hung_up(connection: websocket.WebSocket, seconds: float = 5) -> bool:
     except (OSError, websocket.WebSocketException):
         pass
     return True
-
-
-def server_log(server: LiveServer) -> str:
-    return server.log_path.read_text(errors="replace")
 
 
 def test_events_over_budget_get_a_rate_limited_ack(budget_server: LiveServer) -> None:
