@@ -7,7 +7,7 @@ pinger), its longest garbage collection, and whether its memory stays flat after
 
 Targets: no stall over 100 ms while the load runs, and memory growth after the warm-up under 5 % (about noise).
 The pages and the bank run in --client-procs client processes (one by default), each with its share of every
-rate, and the pinger in this one. One client process pauses for its own collections (up to 0.4 s) and then sends
+rate, and the pinger in this one. One client process pauses for its own collections (0.1 to 0.4 s seen) and then sends
 what it owes at once; two take CPU from the server on a 2-core machine. (bench/load.py checks the events.)
 """
 
