@@ -2,7 +2,9 @@
 
 Both give a client HTTP_IDLE_TIMEOUT plus HTTP_HEADER_TIMEOUT to send a request line and headers, however slowly
 they trickle (per-read socket timeouts alone let a client send one byte just before each runs out), and
-HTTP_IDLE_TIMEOUT for any later read or write that stalls.
+HTTP_IDLE_TIMEOUT for any later read or write that stalls. A waiting page keeps as little as it can: small
+buffers, two of its request headers, a shallow stack. Starting eventlet's server also replaces eventlet's
+websocket unmasking (for every websocket in the process) with apply_mask.
 """
 
 from typing import Any
