@@ -32,17 +32,22 @@ STATUS_EVENT = "payment_status"
 class GcWatch:
     """Times this process's own garbage collections, so client pauses can be told apart from server latency."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_over_ms: float | None = None) -> None:
         self.started = 0.0
         self.longest_ms = 0.0
+        self.keep_over_ms = keep_over_ms
+        self.pauses: list[tuple[float, float]] = []  # (Unix time it ended, ms) of those over keep_over_ms
         gc.callbacks.append(self.on_gc)
 
     def on_gc(self, phase: str, _info: dict[str, int]) -> None:
-        """gc callback: remember the longest collection since the last take()."""
+        """gc callback: remember the longest collection since the last take(), and keep the long ones."""
         if phase == "start":
             self.started = time.perf_counter()
-        else:
-            self.longest_ms = max(self.longest_ms, (time.perf_counter() - self.started) * 1000)
+            return
+        took = (time.perf_counter() - self.started) * 1000
+        self.longest_ms = max(self.longest_ms, took)
+        if self.keep_over_ms is not None and took > self.keep_over_ms:
+            self.pauses.append((time.time(), took))
 
     def take(self) -> float:
         """The longest collection since the last call, in ms; starts a new interval."""

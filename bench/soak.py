@@ -6,13 +6,16 @@ pinger), its longest garbage collection, and whether its memory stays flat after
     .venv/bin/python bench/soak.py --quick          # 1 minute
 
 Targets: no stall over 100 ms while the load runs, and memory growth after the warm-up under 5 % (about noise).
-The pages and the bank run in --client-procs client processes (one by default), each with its share of every
-rate, and the pinger in this one. One client process pauses for its own collections (0.1 to 0.4 s seen) and then sends
-what it owes at once; two take CPU from the server on a 2-core machine. (bench/load.py checks the events.)
+The held pages wait in a client process of their own. The churned pages and the bank run in --client-procs
+others (one by default), each with its share of every rate, and the pinger in this one. A process that pauses
+for a collection sends what it owes at once when it wakes: with the held pages in it, its full collections took
+0.1 to 0.4 s and the server's stalls followed them. Two load processes take CPU from the server on a 2-core
+machine. (bench/load.py checks the events.)
 """
 
 import argparse
 import asyncio
+import gc
 import http.client
 import json
 import multiprocessing
@@ -29,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiohttp
 import socketio
 
-from bench.pages import JSON_HEADERS, raise_file_limit
+from bench.pages import JSON_HEADERS, GcWatch, raise_file_limit
 from bench.server import RUNTIMES, BenchServer
 from bench.shop import PagePayment, create_payments
 from pix.signatures import DEVELOPMENT_WEBHOOK_SECRET, sign_webhook
@@ -38,6 +41,7 @@ STALL_MS = 100.0
 PING_EVERY = 0.01
 WARMUP_SHARE = 0.2
 MAX_GROWTH = 0.05
+CLIENT_GC_KEEP_MS = 20.0
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -58,35 +62,50 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-async def churn_and_confirm(url: str, held: list[PagePayment], to_confirm: list[PagePayment], args: Any) -> dict:
-    """Hold the held pages, open and close this process's share of --churn pages a second (on the held
-    payments), confirm its share of --confirm other payments a second; the tally says when the load ended."""
-    churn, confirm_rate = args.churn / args.client_procs, args.confirm / args.client_procs
-    raise_file_limit()
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar())
-    tally = {"opened": 0, "open_failures": 0, "churned": 0, "churn_failures": 0, "confirmed": 0, "refused": 0}
+def http_session() -> aiohttp.ClientSession:
+    """A client session without a connection limit or cookies, as many browsers would be."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), cookie_jar=aiohttp.DummyCookieJar())
 
-    async def page(payment: PagePayment, stay: float | None) -> socketio.AsyncClient | None:
-        client = socketio.AsyncClient(reconnection=False, handle_sigint=False, http_session=session)
-        try:
-            await client.connect(url, transports=["websocket"], wait_timeout=10)
-            ack = await client.call("subscribe", {"token": payment.token}, timeout=10)
-            if not ack.get("ok"):
-                raise ValueError(ack)
-        except Exception:
-            await client.disconnect()
-            return None
-        if stay is None:
-            return client
-        await asyncio.sleep(stay)
+
+async def open_page(session: aiohttp.ClientSession, url: str, payment: PagePayment) -> socketio.AsyncClient | None:
+    """A page subscribed to payment's status, or None if it could not connect or subscribe."""
+    client = socketio.AsyncClient(reconnection=False, handle_sigint=False, http_session=session)
+    try:
+        await client.connect(url, transports=["websocket"], wait_timeout=10)
+        ack = await client.call("subscribe", {"token": payment.token}, timeout=10)
+        if not ack.get("ok"):
+            raise ValueError(ack)
+    except Exception:
         await client.disconnect()
-        return client
+        return None
+    return client
 
+
+async def hold_pages(conn: Any, url: str, held: list[PagePayment]) -> None:
+    """Open a page for each held payment and say how many opened; close them all when told to leave."""
+    raise_file_limit()
+    session = http_session()
     holders = []
     for first in range(0, len(held), 200):
-        holders += await asyncio.gather(*(page(p, None) for p in held[first : first + 200]))
-    tally["opened"] = sum(1 for client in holders if client)
-    tally["open_failures"] = len(held) - tally["opened"]
+        holders += await asyncio.gather(*(open_page(session, url, p) for p in held[first : first + 200]))
+    gc.freeze()  # they live the whole run: this process's collections need not scan them again
+    conn.send(sum(1 for client in holders if client))
+    while not conn.poll():
+        await asyncio.sleep(0.1)
+    await asyncio.gather(*(client.disconnect() for client in holders if client), return_exceptions=True)
+    await session.close()
+    conn.send("left")
+
+
+async def churn_and_confirm(url: str, held: list[PagePayment], to_confirm: list[PagePayment], args: Any) -> dict:
+    """Open and close this process's share of --churn pages a second (on the held payments) and confirm its
+    share of --confirm other payments a second; the tally says when the load ended, and this process's long
+    collections (each one delays what it sends, which then goes at once)."""
+    churn, confirm_rate = args.churn / args.client_procs, args.confirm / args.client_procs
+    raise_file_limit()
+    collections = GcWatch(keep_over_ms=CLIENT_GC_KEEP_MS)
+    session = http_session()
+    tally = {"churned": 0, "churn_failures": 0, "confirmed": 0, "refused": 0}
 
     async def confirm(payment: PagePayment) -> None:
         body = json.dumps({"bank_payment_id": payment.bank_payment_id, "value": payment.value}).encode()
@@ -96,9 +115,13 @@ async def churn_and_confirm(url: str, held: list[PagePayment], to_confirm: list[
             tally["confirmed" if answer.status == 200 else "refused"] += 1
 
     async def churned(payment: PagePayment) -> None:
-        client = await page(payment, random.uniform(0.2, 1.0))  # noqa: S311 - a page's stay, not a secret
+        client = await open_page(session, url, payment)
+        if client is not None:
+            await asyncio.sleep(random.uniform(0.2, 1.0))  # noqa: S311 - a page's stay, not a secret
+            await client.disconnect()
         tally["churned" if client else "churn_failures"] += 1
 
+    gc.freeze()  # what is loaded by now (modules, the payments) lives the whole run: collections skip it
     tasks: set[asyncio.Task] = set()
     started, tally["load_started"] = time.perf_counter(), time.time()
     pages = confirmations = 0
@@ -113,9 +136,12 @@ async def churn_and_confirm(url: str, held: list[PagePayment], to_confirm: list[
         await asyncio.sleep(0.005)
     await asyncio.gather(*tasks, return_exceptions=True)
     tally["load_ended"] = time.time()
-    await asyncio.gather(*(client.disconnect() for client in holders if client), return_exceptions=True)
     await session.close()
-    return tally
+    return tally | {"gc_pauses": collections.pauses}
+
+
+def run_holder(conn: Any, url: str, held: list) -> None:
+    asyncio.run(hold_pages(conn, url, held))
 
 
 def run_clients(conn: Any, url: str, held: list, to_confirm: list, args: Any) -> None:
@@ -146,14 +172,19 @@ def main(argv: list[str] | None = None) -> int:
         rss: list[tuple[float, float]] = []
         latencies: list[tuple[float, float]] = []
         spawn, procs = multiprocessing.get_context("spawn"), args.client_procs
+        # The held pages wait in a process of their own: the long collections of its big heap delay no load.
+        holding, holder_end = spawn.Pipe()
+        holder = spawn.Process(target=run_holder, args=(holder_end, server.url, held))
+        holder.start()
+        opened = holding.recv()
         pipes = [spawn.Pipe() for _ in range(procs)]
         clients = [
             spawn.Process(target=run_clients, args=(child, server.url, held[n::procs], to_confirm[n::procs], args))
             for n, (_parent, child) in enumerate(pipes)
         ]
+        began, done, cpu_before = time.time(), threading.Event(), server.cpu_seconds()
         for process in clients:
             process.start()
-        began, done, cpu_before = time.time(), threading.Event(), server.cpu_seconds()
         pinger = threading.Thread(target=ping, args=(server.url, done, latencies), daemon=True)
         pinger.start()
         while not all(parent.poll(0) for parent, _child in pipes):
@@ -161,15 +192,20 @@ def main(argv: list[str] | None = None) -> int:
             rss.append((time.time() - began, server.rss_mib()))
         tallies = [parent.recv() for parent, _child in pipes]
         ended, cpu_used = time.time(), server.cpu_seconds() - cpu_before
+        holding.send("leave")
+        holding.recv()
         done.set()
         pinger.join()
-        for process in clients:
+        for process in [*clients, holder]:
             process.join()
         pauses = [pause for pause in server.gc_pauses() if began <= pause.ended <= ended]
     finally:
         server.stop()
     steady = [mib for at, mib in rss if at >= WARMUP_SHARE * args.duration]
-    tally = {key: sum(one[key] for one in tallies) for key in tallies[0] if not key.startswith("load_")}
+    counted = [key for key in tallies[0] if key not in ("load_started", "load_ended", "gc_pauses")]
+    tally = {"opened": opened, "open_failures": args.hold - opened}
+    tally |= {key: sum(one[key] for one in tallies) for key in counted}
+    client_pauses = sorted(pause for one in tallies for pause in one["gc_pauses"])
     # The stalls under the soak's load: from when every held page is open until the last confirmation. Then the
     # held pages all leave at once, which is reported but is not that load.
     load_started, load_ended = max(one["load_started"] for one in tallies), min(one["load_ended"] for one in tallies)
@@ -188,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         "longest_stall_as_held_pages_leave_ms": max(leaving, default=0.0),
         "longest_gc_ms": max((pause.ms for pause in pauses), default=0.0),
         "full_collections": sum(1 for pause in pauses if pause.generation == 2),
+        "client_longest_gc_ms": max((ms for _at, ms in client_pauses), default=0.0),
+        "client_collections_over_20ms": len(client_pauses),
         "rss_after_warmup_mib": steady[0] if steady else None,
         "rss_end_mib": steady[-1] if steady else None,
         "rss_max_mib": max(steady, default=None),
@@ -205,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'PASS' if passed else 'FAIL'}  {check}")
     if args.json:
         stalls = [(round(at - load_started, 2), round(ms)) for at, ms in latencies if ms > STALL_MS]
-        args.json.write_text(json.dumps(results | {"checks": checks, "stalls_s_ms": stalls}, indent=2))
+        client_gc = [(round(at - load_started, 2), round(ms)) for at, ms in client_pauses]
+        extra = {"checks": checks, "stalls_s_ms": stalls, "client_gc_s_ms": client_gc}
+        args.json.write_text(json.dumps(results | extra, indent=2))
     return 0 if all(checks.values()) else 1
 
 
