@@ -528,7 +528,8 @@ def conditions(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         f"pages; load average (1 min) before {results['load_before'][0]:.2f}, after {results['load_after'][0]:.2f}; "
         f"speed probe (sum(range(1000))) {results['speed_before_us']:.1f} us before, "
         f"{results['speed_after_us']:.1f} us after (lower is faster).",
-        f"- Server: `python app.py` ({args.runtime}), SQLite in a temporary directory, RATELIMIT_ENABLED=false"
+        f"- Server: `python app.py` ({args.runtime}), SQLite in a temporary directory, rate limits "
+        "checked with budgets never reached"
         + (", with a GC-timing sitecustomize on its PYTHONPATH." if args.trace_gc else "."),
         "- Event latency: time.perf_counter in the client process that sends the confirmation, from right before the "
         "POST to that page's `payment_status` handler; confirmations are sequential, each to a different page; "
