@@ -7,7 +7,6 @@ from typing import Any
 from flask import current_app
 from flask_socketio import emit, join_room, leave_room, rooms
 
-import metrics
 from db_models import db
 from extensions import socketio
 from live_status import ROOM_PREFIX, STATUS_EVENT, payment_room, payment_status_json
@@ -39,16 +38,9 @@ def subscribe(*args: Any) -> dict[str, Any]:
     if payment is None:
         leave_room(room)
         return refusal("payment_not_found", "no payment has this token")
-    if room not in subscribed:
-        metrics.PAGES_SUBSCRIBED.inc()
     status = payment_status_json(payment)
     emit(STATUS_EVENT, status)
     return {"ok": True, "payment": status}
-
-
-def disconnected(*_reason: Any) -> None:
-    """A page went away: it no longer waits on the payments it followed."""
-    metrics.PAGES_SUBSCRIBED.dec(sum(name.startswith(ROOM_PREFIX) for name in rooms()))
 
 
 def unknown_event(event: str, *_args: Any) -> dict[str, Any]:
@@ -69,6 +61,5 @@ def handler_failed(error: Exception) -> dict[str, Any]:
 def register_socket_handlers() -> None:
     """Attach the handlers to the unbound socketio extension."""
     socketio.on_event("subscribe", subscribe)
-    socketio.on_event("disconnect", disconnected)
     socketio.on_event("*", unknown_event)
     socketio.on_error_default(handler_failed)

@@ -137,6 +137,8 @@ def test_open_connections_and_waiting_pages_are_gauged_on_the_live_server(tmp_pa
         page, _ = watch(server.url, first)
         page.call("subscribe", {"token": second["page_url"].rsplit("/", 1)[1]}, timeout=10)
         page.call("subscribe", {"token": first["page_url"].rsplit("/", 1)[1]}, timeout=10)  # again: still one page
+        refused = page.call("subscribe", {"token": "A" * 32}, timeout=10)  # no such payment: it waits on nothing
+        assert refused["error"]["code"] == "payment_not_found"
         assert gauges() == (1, 2)
         page.disconnect()
         wait_for(lambda: gauges() == (0, 0))
