@@ -53,6 +53,11 @@ def payment_room(token: str) -> str:
     return f"{ROOM_PREFIX}{token}"
 
 
+def is_payment_room(room: Any) -> bool:
+    """Whether room is a payment's (pages wait there), not a connection's own or the operators'."""
+    return isinstance(room, str) and room.startswith(ROOM_PREFIX)
+
+
 def publish_payment_status(payment: Payment) -> None:
     """Tell the pages watching payment its new status; called after the commit."""
     socketio.emit(STATUS_EVENT, payment_status_json(payment), to=payment_room(payment.token))

@@ -9,7 +9,7 @@ from flask_socketio import emit, join_room, leave_room, rooms
 
 from db_models import db
 from extensions import socketio
-from live_status import ROOM_PREFIX, STATUS_EVENT, payment_room, payment_status_json
+from live_status import STATUS_EVENT, is_payment_room, payment_room, payment_status_json
 from repository.payments import get_payment_by_token, is_page_token
 from routes.throttled_log import ThrottledLog
 
@@ -29,7 +29,7 @@ def subscribe(*args: Any) -> dict[str, Any]:
     if not is_page_token(token):
         return refusal("invalid_token", 'send one argument, {"token": "<the page token>"}')
     room = payment_room(token)
-    subscribed = [name for name in rooms() if name.startswith(ROOM_PREFIX)]
+    subscribed = [name for name in rooms() if is_payment_room(name)]
     if room not in subscribed and len(subscribed) >= current_app.config["SOCKETIO_MAX_SUBSCRIPTIONS"]:
         return refusal("too_many_subscriptions", "this connection already follows as many payments as it may")
     # Join before reading: a confirmation committed after the read is then emitted to us.

@@ -15,12 +15,7 @@ from typing import Any
 import socketio
 
 import metrics
-from live_status import ROOM_PREFIX
-
-
-def is_payment_room(room: Any) -> bool:
-    """Whether room is a payment's (pages wait there), not a connection's own."""
-    return isinstance(room, str) and room.startswith(ROOM_PREFIX)
+from live_status import is_payment_room
 
 
 class IndexedRooms:
