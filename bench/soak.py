@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         holding, holder_end = spawn.Pipe()
         holder = spawn.Process(target=run_holder, args=(holder_end, server.url, held))
         holder.start()
+        holder_end.close()  # so a holder that dies is an EOFError here, not a wait for ever
         opened = holding.recv()
         pipes = [spawn.Pipe() for _ in range(procs)]
         clients = [
