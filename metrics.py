@@ -42,6 +42,11 @@ DELIVERY_SECONDS = Histogram("pix_webhook_attempt_seconds", "Duration of merchan
 GC_FROZEN_OBJECTS = Gauge(
     "pix_gc_frozen_objects", "Objects frozen out of full garbage collections", multiprocess_mode="all"
 )
+# A timer's lateness in the server's loop is how long every page and request there waited at that moment:
+# a collection, a call that blocks, or more ready work than one core runs.
+EVENT_LOOP_LAG = Histogram(
+    "pix_event_loop_lag_seconds", "How late the server's loop woke a timer (every page waited as long)", buckets=SECONDS
+)
 RECONCILIATION_RUNS = Counter("pix_reconciliation_runs", "Reconciliation runs by result", ["result"])
 RECONCILIATION_FOUND = Counter("pix_reconciliation_found", "What reconciliation found, by outcome", ["outcome"])
 

@@ -3,6 +3,8 @@
 import gc
 import itertools
 import resource
+import time
+from collections.abc import Callable, Iterable
 
 from flask import Flask
 
@@ -18,6 +20,7 @@ from jobs.reconciliation import reconcile
 LIVE_RELAY_SECONDS = 1.0
 GC_FREEZE_SECONDS = 1.0
 GC_COUNT_EVERY = 60
+LAG_PROBE_SECONDS = 0.1
 
 
 def start_reconciliation(app: Flask) -> None:
@@ -74,11 +77,21 @@ def start_gc_freezer() -> None:
     socketio.start_background_task(run_every, GC_FREEZE_SECONDS, lambda: freeze_survivors(next(runs)), socketio.sleep)
 
 
+def watch_loop_lag(sleep: Callable[[float], object], rounds: Iterable[object] | None = None) -> None:
+    """Sleep LAG_PROBE_SECONDS at a time, for ever (or once per item of rounds), and record how late each wake-up
+    was in pix_event_loop_lag_seconds: the stalls an operator's pinger would see, seen from inside."""
+    for _ in itertools.count() if rounds is None else rounds:
+        asked = time.perf_counter()
+        sleep(LAG_PROBE_SECONDS)
+        metrics.EVENT_LOOP_LAG.observe(max(0.0, time.perf_counter() - asked - LAG_PROBE_SECONDS))
+
+
 def serve(app: Flask, host: str, port: int) -> None:
     """Serve app and its websockets until interrupted, on the runtime this process was prepared for."""
     start_reconciliation(app)
     start_outbox_jobs(app)
     start_gc_freezer()
+    socketio.start_background_task(watch_loop_lag, socketio.sleep)
     if socketio.async_mode == "threading":
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
         return

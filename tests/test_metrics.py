@@ -1,5 +1,6 @@
 """GET /metrics: what an operator's Prometheus sees after payments are created, paid, refused and delivered."""
 
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from app import create_app
+from serving import watch_loop_lag
 from tests.cluster import wait_for, watch
 from tests.live_server import LiveServer
 from tests.receiver import Receiver
@@ -142,5 +144,36 @@ def test_open_connections_and_waiting_pages_are_gauged_on_the_live_server(tmp_pa
         assert gauges() == (1, 2)
         page.disconnect()
         wait_for(lambda: gauges() == (0, 0))
+    finally:
+        server.stop()
+
+
+def test_a_late_wake_up_is_recorded_as_the_loops_lag(client: FlaskClient) -> None:
+    before = scrape(client)
+    watch_loop_lag(lambda seconds: time.sleep(seconds + 0.03), rounds=range(3))  # each wake-up 30 ms late
+    after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert grew("pix_event_loop_lag_seconds_count") == 3
+    assert 0.09 <= grew("pix_event_loop_lag_seconds_sum") < 0.3
+    assert grew("pix_event_loop_lag_seconds_bucket", le="0.025") == 0
+    assert grew("pix_event_loop_lag_seconds_bucket", le="0.25") == 3
+
+
+def test_the_live_servers_loop_lag_is_measured_all_the_time(tmp_path: Path) -> None:
+    server = LiveServer(tmp_path)
+
+    def lag_probes() -> float:
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as response:
+            families = {family.name: family for family in text_string_to_metric_families(response.read().decode())}
+        samples = families["pix_event_loop_lag_seconds"].samples
+        return next(sample.value for sample in samples if sample.name.endswith("_count"))
+
+    server.start()
+    try:
+        first = lag_probes()
+        wait_for(lambda: lag_probes() >= first + 5)  # one every 0.1 s while the server is idle
     finally:
         server.stop()
