@@ -1,6 +1,7 @@
 """A soak: pages come and go at --churn per second beside --hold waiting pages, while the bank confirms at
---confirm per second, for --duration seconds. It reports the server's longest stall seen from outside (a /health
-pinger), its longest garbage collection, and whether its memory stays flat after the warm-up.
+--confirm per second, for --duration seconds. It reports the server's stalls seen from outside (a /health pinger)
+and from inside (pix_event_loop_lag_seconds), its longest garbage collection, and whether its memory stays flat
+after the warm-up.
 
     .venv/bin/python bench/soak.py                  # 5 minutes (the issue's soak)
     .venv/bin/python bench/soak.py --quick          # 1 minute
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 import socketio
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.pages import JSON_HEADERS, GcWatch, raise_file_limit
 from bench.server import RUNTIMES, BenchServer
@@ -161,6 +163,23 @@ def ping(url: str, done: threading.Event, latencies: list[tuple[float, float]]) 
     connection.close()
 
 
+def lag_probes(url: str) -> tuple[float, float]:
+    """The server's own loop-lag probes so far (pix_event_loop_lag_seconds): how many, and how many over STALL_MS."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    connection.close()
+    samples = {
+        (sample.name, sample.labels.get("le")): sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "pix_event_loop_lag_seconds"
+        for sample in family.samples
+    }
+    count = samples[("pix_event_loop_lag_seconds_count", None)]
+    return count, count - samples[("pix_event_loop_lag_seconds_bucket", str(STALL_MS / 1000))]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="pix-soak-"))
@@ -184,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             for n, (_parent, child) in enumerate(pipes)
         ]
         began, done, cpu_before = time.time(), threading.Event(), server.cpu_seconds()
+        lag_before = lag_probes(server.url)
         for process in clients:
             process.start()
         pinger = threading.Thread(target=ping, args=(server.url, done, latencies), daemon=True)
@@ -193,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             rss.append((time.time() - began, server.rss_mib()))
         tallies = [parent.recv() for parent, _child in pipes]
         ended, cpu_used = time.time(), server.cpu_seconds() - cpu_before
+        lag_after = lag_probes(server.url)
         holding.send("leave")
         holding.recv()
         done.set()
@@ -223,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         "longest_stall_ms": max(window, default=0.0),
         "stalls_over_100ms": sum(1 for ms in window if ms > STALL_MS),
         "longest_stall_as_held_pages_leave_ms": max(leaving, default=0.0),
+        "server_lag_probes": lag_after[0] - lag_before[0],
+        "server_lag_probes_over_100ms": lag_after[1] - lag_before[1],
         "longest_gc_ms": max((pause.ms for pause in pauses), default=0.0),
         "full_collections": sum(1 for pause in pauses if pause.generation == 2),
         "client_longest_gc_ms": max((ms for _at, ms in client_pauses), default=0.0),
@@ -234,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     growth = (results["rss_end_mib"] - results["rss_after_warmup_mib"]) / results["rss_after_warmup_mib"]
     checks = {
         f"no stall over {STALL_MS:.0f} ms": results["longest_stall_ms"] <= STALL_MS,
+        f"no wake-up of the server's own lag probe over {STALL_MS:.0f} ms late": not results[
+            "server_lag_probes_over_100ms"
+        ],
         f"memory flat after warm-up (growth {growth:+.1%}, limit {MAX_GROWTH:.0%})": growth <= MAX_GROWTH,
         "every page opened and every confirmation answered 200": not (
             tally["open_failures"] or tally["churn_failures"] or tally["refused"]
