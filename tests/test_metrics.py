@@ -157,7 +157,7 @@ def test_a_late_wake_up_is_recorded_as_the_loops_lag(client: FlaskClient) -> Non
         return value(after, name, **labels) - value(before, name, **labels)
 
     assert grew("pix_event_loop_lag_seconds_count") == 3
-    assert 0.09 <= grew("pix_event_loop_lag_seconds_sum") < 0.3
+    assert 0.09 <= grew("pix_event_loop_lag_seconds_sum") < 0.75
     assert grew("pix_event_loop_lag_seconds_bucket", le="0.025") == 0
     assert grew("pix_event_loop_lag_seconds_bucket", le="0.25") == 3
 
