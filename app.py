@@ -29,6 +29,7 @@ from pix.psp_client import ApiPixClient
 from routes import admin, api, api_pix_webhook, bank_webhooks, docs, monitoring, pages, refunds, webhook_endpoints
 from routes.converters import PageTokenConverter, RowIdConverter
 from routes.errors import register_error_handlers
+from routes.event_names import route_reserved_names_to_catch_all
 from routes.monitoring import register_request_metrics
 from routes.operators_room import register_operator_handlers
 from routes.realtime import register_socket_handlers
@@ -85,6 +86,7 @@ def register_extensions(app: Flask) -> None:
     )
     register_socket_handlers()
     register_operator_handlers()
+    route_reserved_names_to_catch_all(socketio.server)
     register_cycle_breakers(app)
     ConnectionBudget(
         socketio.server,

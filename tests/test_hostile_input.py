@@ -179,6 +179,25 @@ def test_any_socket_event(hostile_app: Flask, args: list[Any], event: str) -> No
     assert_still_works(hostile_app)
 
 
+@pytest.mark.parametrize("name", ["*", "connect", "disconnect", ["subscribe"], 7, None])
+@pytest.mark.parametrize("namespace", ["/", OPERATORS_NAMESPACE])
+def test_an_event_named_like_the_servers_own_handlers_is_refused_as_unknown(
+    hostile_app: Flask, namespace: str, name: Any
+) -> None:
+    """python-socketio looks a name up among its handlers before the catch-all: "*" once ran the catch-all
+    without its event name (a traceback), "connect" would run the connect handler again."""
+    with hostile_app.test_request_context():
+        auth = {"ticket": operator_ticket()} if namespace == OPERATORS_NAMESPACE else None
+    client = socketio.test_client(hostile_app, namespace=namespace, auth=auth)
+    try:
+        ack = client.emit(name, ["someone-else"], {"token": "A" * 32}, callback=True, namespace=namespace)
+        assert ack["ok"] is False and ack["error"]["code"] == "unknown_event"
+        assert client.is_connected(namespace)
+    finally:
+        client.disconnect(namespace)
+    assert_still_works(hostile_app)
+
+
 # A bare number right after the namespace reads as an ack id in Socket.IO's encoding; over the wire such a packet is
 # dropped as malformed by the connection budget (test_socket_abuse), which this test client goes around.
 connect_auth = json_values.filter(lambda value: isinstance(value, bool) or not isinstance(value, int | float))
