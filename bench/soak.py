@@ -150,10 +150,15 @@ def run_clients(conn: Any, url: str, held: list, to_confirm: list, args: Any) ->
     conn.send(asyncio.run(churn_and_confirm(url, held, to_confirm, args)))
 
 
+def keep_alive(url: str) -> http.client.HTTPConnection:
+    """One HTTP connection to the server at url (http://host:port)."""
+    host, port = url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=10)
+
+
 def ping(url: str, done: threading.Event, latencies: list[tuple[float, float]]) -> None:
     """GET /health every PING_EVERY seconds on one kept-alive connection: (when, ms) of each answer."""
-    host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection = keep_alive(url)
     while not done.is_set():
         sent = time.perf_counter()
         connection.request("GET", "/health")
@@ -165,8 +170,7 @@ def ping(url: str, done: threading.Event, latencies: list[tuple[float, float]]) 
 
 def lag_probes(url: str) -> tuple[float, float]:
     """The server's own loop-lag probes so far (pix_event_loop_lag_seconds): how many, and how many over STALL_MS."""
-    host, port = url.removeprefix("http://").split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection = keep_alive(url)
     connection.request("GET", "/metrics")
     text = connection.getresponse().read().decode()
     connection.close()
