@@ -25,8 +25,10 @@ def shop_settings(settings: dict[str, Any]) -> None:
         raise ConfigError(f"PUBLIC_BASE_URL must be a base URL like https://pagamentos.example.com, got {base!r}")
     settings["PUBLIC_BASE_URL"] = base or None
     # Where links point when there is no request and no PUBLIC_BASE_URL: the first trusted host, or this server.
+    # Production serves behind TLS; development's `python app.py` answers plain HTTP on that host too.
     rules = settings["TRUSTED_HOST_RULES"]
     host, port = rules[0] if rules and not rules[0][0].startswith(".") else (None, None)
+    scheme = "https" if settings["APP_ENV"] == "production" else "http"
     # Where `python app.py` listens with these settings: the CLI's default for reaching the running server.
     settings["LISTEN_URL"] = f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
-    settings["LOCAL_BASE_URL"] = f"https://{host}{f':{port}' if port else ''}" if host else settings["LISTEN_URL"]
+    settings["LOCAL_BASE_URL"] = f"{scheme}://{host}{f':{port}' if port else ''}" if host else settings["LISTEN_URL"]

@@ -56,6 +56,7 @@ def test_production_starts_with_its_own_secret_and_key(monkeypatch: pytest.Monke
     assert app.config["PIX_MERCHANT"].key == "52998224725"
     assert app.config["PIX_MERCHANT"].key != DEVELOPMENT_PIX_KEY
     assert app.test_client().get("/").status_code == 404  # no demo form in production
+    assert app.config["LOCAL_BASE_URL"] == "https://localhost"  # what workers link to without PUBLIC_BASE_URL
 
 
 @pytest.mark.parametrize(

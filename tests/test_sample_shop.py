@@ -50,3 +50,11 @@ def test_demo_endpoints_piled_up_by_earlier_runs_are_folded_into_one(
         "http://127.0.0.1:5003/demo-shop/webhooks",
         "https://loja.example.com/pix/webhook",
     ]
+
+
+def test_with_trusted_hosts_in_development_the_demo_endpoint_is_reached_over_plain_http(
+    app_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `python app.py` answers plain HTTP: an https:// link to itself would fail every delivery's TLS handshake.
+    started = started_on(5000, app_config | {"TRUSTED_HOSTS": "localhost:5000, pix.example.com"}, monkeypatch)
+    assert endpoint_urls(started) == ["http://localhost:5000/demo-shop/webhooks"]
