@@ -1,7 +1,10 @@
 """Engine set-up for every process: SQLite pragmas and queued writers, no connection reused in an unknown state."""
 
+import fcntl
+import os
 import sqlite3
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event
@@ -18,28 +21,66 @@ def _enable_sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class ProcessesWriterLock:
+    """A lock every process writing one SQLite file takes (flock on a file beside it), waited for by polling
+    with sleeps that yield, so a writer of another process never holds this one in SQLite's busy handler."""
+
+    FIRST_WAIT, LONGEST_WAIT = 0.0005, 0.01  # seconds between tries: short, since writes are short
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def acquire(self, timeout: float) -> bool:
+        """Whether the lock was taken within timeout seconds."""
+        if self.fd is None:  # opened on first use, close-on-exec: a child process never inherits the lock
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline, wait = time.monotonic() + timeout, self.FIRST_WAIT
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(wait)
+                wait = min(wait * 2, self.LONGEST_WAIT)
+
+    def release(self) -> None:
+        """Let the next process's writer in."""
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+
 def _queue_sqlite_writers(engine: Engine) -> None:
-    """Let one connection of this process write at a time, queued on a lock that yields to other green threads.
+    """Let one connection write at a time, queued on locks that yield to other green threads.
 
     SQLite lets one connection write at a time, and a second writer waits for the file lock inside SQLite's C
     code: under eventlet or gevent that wait blocks every green thread, the one that would commit included, so
-    each collision stalled the whole process (creations at concurrency 8 spent half their time stalled). The
-    lock is taken before a connection's first write and let go when its transaction ends, so writers of this
-    process never meet SQLite's lock; only another process's writer can make them wait there.
+    each collision stalled the whole process (creations at concurrency 8 spent half their time stalled). Before
+    a connection's first write it takes this process's lock, then the one shared with the other processes on
+    the file (a worker, a CLI command), and lets both go when its transaction ends: the checkout's writers never
+    meet SQLite's lock, only a foreign program writing the file can make them wait there.
     """
     writer = threading.Lock()
+    database = engine.url.database
+    processes = ProcessesWriterLock(f"{database}-lock") if database and database != ":memory:" else None
 
     def take(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
         if conn.info.get(_HOLDS_WRITE_LOCK) or statement.lstrip()[:6].upper() in ("SELECT", "PRAGMA"):
             return
         if not writer.acquire(timeout=SQLITE_BUSY_SECONDS):
             raise sqlite3.OperationalError("database is locked")  # what SQLite says when busy_timeout runs out
+        if processes and not processes.acquire(SQLITE_BUSY_SECONDS):
+            writer.release()
+            raise sqlite3.OperationalError("database is locked")
         conn.info[_HOLDS_WRITE_LOCK] = True
 
     def release(info: dict[str, Any]) -> None:
-        # Runs just before COMMIT or ROLLBACK reaches SQLite: nothing yields in between, and under threads a
-        # writer that gets in first waits on SQLite's own lock for that moment only.
+        # Runs just before COMMIT or ROLLBACK reaches SQLite: nothing yields in between, and a writer that gets
+        # in first (another thread, another process) waits on SQLite's own lock for that moment only.
         if info.pop(_HOLDS_WRITE_LOCK, False):
+            if processes:
+                processes.release()
             writer.release()
 
     event.listen(engine, "before_cursor_execute", take)
