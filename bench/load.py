@@ -529,7 +529,8 @@ def conditions(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         f"speed probe (sum(range(1000))) {results['speed_before_us']:.1f} us before, "
         f"{results['speed_after_us']:.1f} us after (lower is faster).",
         f"- Server: `python app.py` ({args.runtime}), SQLite in a temporary directory, rate limits "
-        "checked with budgets never reached"
+        "checked with budgets never reached, one shop webhook endpoint for every event (its deliveries stay "
+        "queued: production runs the workers as processes of their own)"
         + (", with a GC-timing sitecustomize on its PYTHONPATH." if args.trace_gc else "."),
         "- Event latency: time.perf_counter in the client process that sends the confirmation, from right before the "
         "POST to that page's `payment_status` handler; confirmations are sequential, each to a different page; "

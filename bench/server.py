@@ -1,5 +1,6 @@
 """The real server under load: `python app.py` on a free loopback port with a fresh SQLite database."""
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +44,14 @@ RATE_LIMITS_NEVER_REACHED = {
 }
 
 
+# A shop listens for every event, so each creation and confirmation also queues a delivery. Production runs the
+# workers as processes of their own and none runs here: the deliveries stay queued (bench/deliveries.py sends them).
+SHOP_ENDPOINT = {"url": "http://127.0.0.1:9/shop/webhooks", "event_types": ["*"]}
+
+
 class BenchServer(LiveServer):
     """The tests' live server (`python app.py` as `make run` starts it), rate limits checked but never reached,
-    plus load measurements."""
+    a shop's webhook endpoint registered, plus load measurements."""
 
     def __init__(self, workdir: Path, trace_gc: bool = False, **settings: str) -> None:
         settings = RATE_LIMITS_NEVER_REACHED | settings
@@ -57,6 +63,14 @@ class BenchServer(LiveServer):
             settings["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tracer), os.environ.get("PYTHONPATH")]))
             settings["BENCH_GC_LOG"] = str(self.gc_log_path)
         super().__init__(workdir, **settings)
+
+    def start(self, timeout: float = 20) -> None:
+        """Start the server and register the shop's webhook endpoint."""
+        super().start(timeout)
+        body = json.dumps(SHOP_ENDPOINT).encode()
+        status, answer = self.request("POST", "/webhooks/endpoints", body, {"Content-Type": "application/json"})
+        if status != 201:
+            raise RuntimeError(f"the shop's webhook endpoint was refused: {status} {answer}")
 
     def alive(self) -> bool:
         """Whether the server process still runs."""
