@@ -436,7 +436,7 @@ def latency_rows(main: StepResult) -> list[Row]:
 def gc_row(gc_stats: dict[str, float] | None, steps: list[StepResult]) -> Row:
     """The longest full collection of the server: it stops every page and request, so it bounds the tail latency."""
     pages = max((s.pages for s in steps), default=0)
-    label = f"Longest server GC pause (whole run, up to {pages:,} pages; stalls every page and request)"
+    label = f"Longest server GC pause (from its first answer, up to {pages:,} pages; stalls every page and request)"
     if gc_stats is None:
         return label, f"<= {TARGET_PAUSE_MS:.0f} ms", "not traced (--trace-gc)", verdict(None)
     return (
@@ -542,7 +542,8 @@ def conditions(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
     gc_stats = results.get("server_gc")
     if gc_stats:
         lines.append(
-            f"- Server garbage collection over the whole run: {gc_stats['full_collections']} full collections, "
+            "- Server garbage collection from its first answer on (startup's own, before any client, left out): "
+            f"{gc_stats['full_collections']} full collections, "
             f"longest {gc_stats['full_max_ms']:.0f} ms, {gc_stats['full_total_ms']:.0f} ms in all; "
             f"{gc_stats['young_over_5ms']} younger collections over 5 ms, longest {gc_stats['young_max_ms']:.0f} ms."
         )

@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,12 @@ class BenchServer(LiveServer):
             settings["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tracer), os.environ.get("PYTHONPATH")]))
             settings["BENCH_GC_LOG"] = str(self.gc_log_path)
         super().__init__(workdir, **settings)
+        self.ready_at = 0.0
 
     def start(self, timeout: float = 20) -> None:
         """Start the server and register the shop's webhook endpoint."""
         super().start(timeout)
+        self.ready_at = time.time()
         body = json.dumps(SHOP_ENDPOINT).encode()
         status, answer = self.request("POST", "/webhooks/endpoints", body, {"Content-Type": "application/json"})
         if status != 201:
@@ -85,13 +88,15 @@ class BenchServer(LiveServer):
         return process_cpu_seconds(self.process.pid) if self.process else 0.0
 
     def gc_pauses(self) -> list[GcPause]:
-        """The server's traced collections so far (empty without --trace-gc)."""
+        """The server's traced collections since it first answered (empty without --trace-gc). Those of its
+        startup (imports, migrations, the collection before the first freeze) stopped no client: none was in."""
         if self.gc_log_path is None or not self.gc_log_path.exists():
             return []
         pauses = []
         for line in self.gc_log_path.read_text().splitlines():
             ended, generation, ms = line.split()
-            pauses.append(GcPause(float(ended), int(generation), float(ms)))
+            if float(ended) >= self.ready_at:
+                pauses.append(GcPause(float(ended), int(generation), float(ms)))
         return pauses
 
     def log_tail(self, lines: int = 30) -> str:
