@@ -8,82 +8,40 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from db_models.connections import configure_engine
-from tests.live_server import GREEN_RUNTIMES, python_in_repo
+from tests.live_server import GREEN_RUNTIMES, REPO_ROOT, python_in_repo
 
-# One writer holds its transaction open across a yield; a second writes meanwhile; a ticker measures the stall.
+# The first writer holds its transaction open (a thread of this process across a yield, or another process, such
+# as a worker or a CLI command); a second writes meanwhile; a ticker measures how long this process stood still.
 COLLISION = """
-import json, sys, threading, time
-import runtime
-runtime.prepare(serving=True)
-from sqlalchemy import create_engine, text
-from db_models.connections import configure_engine
-
-engine = create_engine(sys.argv[1])
-configure_engine(engine)
-with engine.begin() as conn:
-    conn.execute(text("CREATE TABLE t (x INTEGER)"))
-gaps, errors, done = [], [], threading.Event()
-
-def tick():
-    last = time.monotonic()
-    while not done.is_set():
-        time.sleep(0.005)
-        gaps.append(time.monotonic() - last)
-        last = time.monotonic()
-
-def write(value, hold):
-    try:
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": value})
-            time.sleep(hold)  # a request that yields (a log line, an emit, the PSP) before it commits
-    except Exception as error:
-        errors.append(repr(error))
-
-threads = [threading.Thread(target=tick), threading.Thread(target=write, args=(1, 0.3))]
-threads[0].start(); threads[1].start(); time.sleep(0.05)
-second = threading.Thread(target=write, args=(2, 0)); second.start()
-threads[1].join(); second.join(); done.set(); threads[0].join()
-with engine.connect() as conn:
-    rows = conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all()
-print(json.dumps({"rows": rows, "errors": errors, "longest_stall": max(gaps)}))
-"""
-
-
-@pytest.mark.parametrize("runtime", [*GREEN_RUNTIMES, "threading"])
-def test_a_second_writer_waits_without_stalling_the_process(tmp_path: Path, runtime: str) -> None:
-    env = {"PATH": "/usr/bin:/bin", "SOCKETIO_ASYNC_MODE": runtime}
-    outcome = json.loads(python_in_repo("-c", COLLISION, f"sqlite:///{tmp_path / 'writers.db'}", env=env))
-    assert outcome["errors"] == []
-    assert outcome["rows"] == [1, 2]
-    # Before the lock, the second writer waited inside SQLite for 5 s with every green thread stopped, then failed.
-    assert outcome["longest_stall"] < 0.1
-
-
-# Another process (a worker, a CLI command) holds a write open while this one, on a green runtime, writes too.
-HELD_BY_ANOTHER_PROCESS = """
 import json, subprocess, sys, threading, time
 import runtime
 runtime.prepare(serving=True)
 from sqlalchemy import create_engine, text
 from db_models.connections import configure_engine
 
-HOLDER = '''
-import sys, time
-from sqlalchemy import create_engine, text
-from db_models.connections import configure_engine
-engine = create_engine(sys.argv[1])
+url, role = sys.argv[1], sys.argv[2]
+engine = create_engine(url)
 configure_engine(engine)
-with engine.begin() as conn:
-    conn.execute(text("INSERT INTO t VALUES (1)"))
-    print("holding", flush=True)
-    time.sleep(0.5)
-'''
-engine = create_engine(sys.argv[1])
-configure_engine(engine)
+
+def hold(held):
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        held()
+        time.sleep(0.3)  # a request that yields (a log line, an emit, the PSP) before it commits
+
+if role == "holder":
+    hold(lambda: print("holding", flush=True))
+    sys.exit()
 with engine.begin() as conn:
     conn.execute(text("CREATE TABLE t (x INTEGER)"))
-holder = subprocess.Popen([sys.executable, "-c", HOLDER, sys.argv[1]], stdout=subprocess.PIPE, text=True)
-assert holder.stdout.readline() == "holding\\n"
+if role == "process":
+    holder = subprocess.Popen([sys.executable, __file__, url, "holder"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "holding\\n"
+else:
+    held = threading.Event()
+    holder = threading.Thread(target=hold, args=(held.set,))
+    holder.start()
+    held.wait()
 gaps, errors, done = [], [], threading.Event()
 
 def tick():
@@ -100,23 +58,27 @@ def write():
     except Exception as error:
         errors.append(repr(error))
 
-ticker, writer = threading.Thread(target=tick), threading.Thread(target=write)
-ticker.start(); writer.start(); writer.join(); done.set(); ticker.join()
-holder.wait()
+ticker, second = threading.Thread(target=tick), threading.Thread(target=write)
+ticker.start(); second.start(); second.join(); done.set(); ticker.join()
+failed = holder.wait() if role == "process" else holder.join()
 with engine.connect() as conn:
     rows = conn.execute(text("SELECT x FROM t ORDER BY x")).scalars().all()
-print(json.dumps({"rows": rows, "errors": errors, "longest_stall": max(gaps), "holder": holder.returncode}))
+print(json.dumps({"rows": rows, "errors": errors, "longest_stall": max(gaps), "holder_failed": bool(failed)}))
 """
 
 
-@pytest.mark.parametrize("runtime", GREEN_RUNTIMES)
-def test_a_writer_of_another_process_makes_this_one_wait_without_stalling_it(tmp_path: Path, runtime: str) -> None:
-    env = {"PATH": "/usr/bin:/bin", "SOCKETIO_ASYNC_MODE": runtime}
+@pytest.mark.parametrize("first_writer", ["thread", "process"])
+@pytest.mark.parametrize("runtime", [*GREEN_RUNTIMES, "threading"])
+def test_a_second_writer_waits_without_stalling_the_process(tmp_path: Path, runtime: str, first_writer: str) -> None:
+    script = tmp_path / "collision.py"
+    script.write_text(COLLISION)
+    env = {"PATH": "/usr/bin:/bin", "SOCKETIO_ASYNC_MODE": runtime, "PYTHONPATH": str(REPO_ROOT)}
     database = f"sqlite:///{tmp_path / 'writers.db'}"
-    outcome = json.loads(python_in_repo("-c", HELD_BY_ANOTHER_PROCESS, database, env=env))
-    assert outcome["errors"] == [] and outcome["holder"] == 0
+    outcome = json.loads(python_in_repo(str(script), database, first_writer, env=env))
+    assert outcome["errors"] == [] and not outcome["holder_failed"]
     assert outcome["rows"] == [1, 2]  # the second write waited for the first, then went in
-    # Before the lock shared between processes, this one sat in SQLite's busy handler for the other's 0.5 s.
+    # Without the locks, the second writer waited inside SQLite's busy handler with every green thread stopped:
+    # for the other process's whole transaction, or for 5 s and then failed when it was a thread of this one.
     assert outcome["longest_stall"] < 0.1
 
 
