@@ -3,7 +3,8 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, update
+from sqlalchemy.exc import IntegrityError
 
 from db_models import BankNotification, NoticeOutcome, Payment, Refund, RefundStatus, db
 from db_models.base import now_utc
@@ -27,16 +28,44 @@ class RefundRefusedError(ValueError):
 
 def open_refund(end_to_end_id: str, refund_id: str, amount: Decimal | None, description: str | None) -> Refund:
     """The refund with refund_id: a new one for amount (default: all that is left), or the same one again."""
-    existing = refund_by_id(refund_id)
-    if existing is not None:
-        if existing.end_to_end_id != end_to_end_id or (amount is not None and existing.value_cents != to_cents(amount)):
-            raise RefundRefusedError("refund_id_conflict", "this refund_id was used for another refund")
+    # Two refunds of one Pix at once must not both fit in what is left: an UPDATE that changes nothing locks the
+    # Pix's row on PostgreSQL and takes the write lock on SQLite (which ignores FOR UPDATE), so the second waits
+    # here and then reads what the first committed.
+    db.session.execute(update(BankNotification).where(*_received_pix(end_to_end_id)).values(id=BankNotification.id))
+    try:
+        existing = _same_refund(refund_id, end_to_end_id, amount)
+        if existing is None:
+            return _new_refund(end_to_end_id, refund_id, amount, description)
+        db.session.rollback()  # nothing to write: the lock goes before the PSP is called
         return existing
-    notice = db.session.execute(
-        db.select(BankNotification)
-        .where(BankNotification.idempotency_key == end_to_end_id, BankNotification.source.in_(RECEIVED_PIX_SOURCES))
-        .with_for_update()  # two refunds of one Pix at once must not both fit in what is left
-    ).scalar_one_or_none()
+    except RefundRefusedError:
+        db.session.rollback()
+        raise
+    except IntegrityError:
+        # The same refund_id, opened at once for another Pix (whose row the lock above did not cover).
+        db.session.rollback()
+        refund = _same_refund(refund_id, end_to_end_id, amount)
+        if refund is None:
+            raise
+        return refund
+
+
+def _same_refund(refund_id: str, end_to_end_id: str, amount: Decimal | None) -> Refund | None:
+    """The refund already opened with refund_id, if it is this one; refused if it was another."""
+    existing = refund_by_id(refund_id)
+    if existing is not None and (
+        existing.end_to_end_id != end_to_end_id or (amount is not None and existing.value_cents != to_cents(amount))
+    ):
+        raise RefundRefusedError("refund_id_conflict", "this refund_id was used for another refund")
+    return existing
+
+
+def _received_pix(end_to_end_id: str) -> tuple[ColumnElement[bool], ...]:
+    return BankNotification.idempotency_key == end_to_end_id, BankNotification.source.in_(RECEIVED_PIX_SOURCES)
+
+
+def _new_refund(end_to_end_id: str, refund_id: str, amount: Decimal | None, description: str | None) -> Refund:
+    notice = db.session.execute(db.select(BankNotification).where(*_received_pix(end_to_end_id))).scalar_one_or_none()
     if notice is None or notice.value_cents is None:
         raise RefundRefusedError("pix_not_found", "no Pix with this endToEndId was received")
     if notice.transferred_at is not None and now_utc() - notice.transferred_at > REFUND_WINDOW:

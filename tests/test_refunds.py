@@ -1,7 +1,10 @@
 """Refunds: money that arrived late, twice or wrong goes back through the PSP, once per refund id."""
 
 import json
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,9 +13,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+import repository.refunds as refunds_repository
 from app import create_app
 from db_models import Payment, db
 from tests.fake_psp import FakePsp, with_fake_psp
+from tests.services import fresh_postgres_database
 from tests.test_api_pix_provider import PSP
 from tests.test_api_pix_webhook import TOKEN, WEBHOOK, end_to_end_id
 
@@ -20,14 +25,36 @@ SHOP_KEY = "shop-key-Jk8sQz2vLp4xWn7rTy1u"
 SHOP = {"Authorization": f"Bearer {SHOP_KEY}"}
 
 
-@pytest.fixture
-def app(app_config: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
-    settings = PSP | {"SHOP_API_KEY": SHOP_KEY, "PIX_WEBHOOK_AUTH": "token", "PIX_WEBHOOK_TOKEN": TOKEN}
-    app = create_app(app_config | settings)
+SETTINGS = PSP | {"SHOP_API_KEY": SHOP_KEY, "PIX_WEBHOOK_AUTH": "token", "PIX_WEBHOOK_TOKEN": TOKEN}
+
+
+@contextmanager
+def refunding_app(settings: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
+    app = create_app(settings | SETTINGS)
     yield with_fake_psp(app, psp)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
+    with refunding_app(app_config, psp) as app:
+        yield app
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_on_each_database(request: pytest.FixtureRequest, app_config: dict[str, Any], psp: FakePsp) -> Iterator[Flask]:
+    """The app on SQLite, then on a fresh PostgreSQL database (skips, or fails under CI, without PostgreSQL)."""
+    if request.param == "sqlite":
+        with refunding_app(app_config, psp) as app:
+            yield app
+        return
+    with (
+        fresh_postgres_database() as url,
+        refunding_app(app_config | {"DATABASE_URL": url, "AUTO_MIGRATE": True}, psp) as app,
+    ):
+        yield app
 
 
 def received(client: FlaskClient, txid: str, value: str) -> tuple[str, str]:
@@ -42,8 +69,14 @@ def refund(client: FlaskClient, **body: Any) -> Any:
 
 
 @pytest.fixture
-def late_pix(app: Flask, client: FlaskClient) -> str:
+def late_pix(app: Flask) -> str:
     """A Pix paid after its charge expired: money to send back."""
+    return late_pix_of(app)
+
+
+def late_pix_of(app: Flask) -> str:
+    """The endToEndId of a Pix of 20.00 paid after its charge expired."""
+    client = app.test_client()
     payment = client.post("/payments/pix", json={"value": "20.00"}, headers=SHOP).get_json()["payment"]
     with app.app_context():
         db.session.execute(db.update(Payment).values(expiration_date=datetime.now(UTC) - timedelta(hours=1)))
@@ -83,6 +116,57 @@ def test_refunds_never_exceed_the_pix(client: FlaskClient, late_pix: str) -> Non
     assert (too_much.status_code, too_much.get_json()["error"]["code"]) == (422, "refund_too_large")
     assert "5.00" in too_much.get_json()["error"]["message"]
     assert refund(client, end_to_end_id=late_pix).get_json()["refund"]["value"] == 5  # what is left
+
+
+def at_once(app: Flask, *bodies: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The answers to refund requests sent at the same time, one thread each."""
+    answers: list[tuple[int, dict[str, Any]]] = []
+
+    def send(body: dict[str, Any]) -> None:
+        response = refund(app.test_client(), **body)
+        answers.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def slowed(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Make repository.refunds.name linger after it reads, so two requests at once both read before either writes."""
+    original = getattr(refunds_repository, name)
+
+    def lingering(*args: Any) -> Any:
+        found = original(*args)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(refunds_repository, name, lingering)
+
+
+def test_two_refunds_of_one_pix_at_once_never_send_back_more_than_it(
+    app_on_each_database: Flask, psp: FakePsp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pix = late_pix_of(app_on_each_database)
+    slowed(monkeypatch, "refunded_cents")
+    answers = at_once(app_on_each_database, {"end_to_end_id": pix}, {"end_to_end_id": pix, "value": "20.00"})
+    assert sorted(status for status, _ in answers) == [201, 422]
+    assert [body["error"]["code"] for status, body in answers if status == 422] == ["refund_too_large"]
+    assert [refund["valor"] for refund in psp.refunds.values()] == ["20.00"]
+
+
+def test_the_same_refund_id_sent_twice_at_once_is_one_refund(
+    app_on_each_database: Flask, psp: FakePsp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pix = late_pix_of(app_on_each_database)
+    slowed(monkeypatch, "refund_by_id")
+    body = {"end_to_end_id": pix, "refund_id": "ShopRetry1", "value": "5.00"}
+    (first_status, first), (again_status, again) = at_once(app_on_each_database, body, body)
+    assert (first_status, again_status) == (201, 201)  # a shop retrying a call that timed out: never a 500
+    assert first["refund"]["refund_id"] == again["refund"]["refund_id"] == "ShopRetry1"
+    assert list(psp.refunds) == ["ShopRetry1"]
 
 
 def test_an_unknown_pix_cannot_be_refunded(client: FlaskClient) -> None:
