@@ -2,7 +2,7 @@
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +13,9 @@ END_TO_END_ID = re.compile(r"[a-zA-Z0-9]{32}")
 TXID = re.compile(r"[a-zA-Z0-9]{1,35}")
 CHARGE_TXID = re.compile(r"[a-zA-Z0-9]{26,35}")
 REFUND_ID = re.compile(r"[a-zA-Z0-9]{1,35}")
-MONEY = re.compile(r"\d{1,10}\.\d{2}")
+MONEY = re.compile(r"[0-9]{1,10}\.[0-9]{2}")  # ASCII digits only: \d would take ١٠.٠٠ too
+# A Pix moved this century: Pix began in 2020, and no deadline arithmetic overflows in between.
+EARLIEST_MOMENT, LATEST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 REFUND_STATUSES = ("EM_PROCESSAMENTO", "DEVOLVIDO", "NAO_REALIZADO")
 
 
@@ -56,10 +58,13 @@ def money_text(amount: Decimal) -> str:
 
 
 def timestamp(text: object, name: str) -> datetime:
-    """An RFC 3339 date-time with its offset, as an aware UTC datetime."""
+    """An RFC 3339 date-time with its offset, as an aware UTC datetime, within the years a Pix can bear."""
     moment = parse_instant(text)
     if moment is None:
         raise InvalidPixItemError(f"{name} must be an RFC 3339 date-time with its UTC offset")
+    # Year 1 or 9999 would overflow the deadline arithmetic: the batch would fail, and fail again when retried.
+    if not EARLIEST_MOMENT <= moment < LATEST_MOMENT:
+        raise InvalidPixItemError(f"{name} must be in the years {EARLIEST_MOMENT.year} to {LATEST_MOMENT.year - 1}")
     return moment
 
 

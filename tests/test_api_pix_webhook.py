@@ -96,6 +96,25 @@ def test_one_batch_keeps_every_item_and_a_bad_one_blocks_nothing(
     assert len(notices(app)) == 5
 
 
+@pytest.mark.parametrize("horario", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59-03:00", "1999-12-31T23:59:59Z"])
+def test_a_pix_dated_outside_this_century_is_kept_unread_and_blocks_nothing(
+    app: Flask, send: Callable, make_payment: Callable, horario: str
+) -> None:
+    odd, good = make_payment(10), make_payment(11)
+    batch = [pix(odd, horario=horario), pix(good)]
+    first, retried = send(*batch), send(*batch)  # before, both failed with a 500, and the PSP would retry for ever
+    assert (first.status_code, retried.status_code) == (200, 200)
+    assert [result["outcome"] for result in first.get_json()["results"]] == ["invalid", "applied"]
+    assert (stored(app, odd).paid, stored(app, good).paid) == (False, True)
+
+
+def test_an_amount_in_other_digits_than_ascii_is_unread(app: Flask, send: Callable, make_payment: Callable) -> None:
+    payment = make_payment(10)
+    response = send(pix(payment, value="\u0661\u0660.\u0660\u0660"))  # 10.00 in Arabic-Indic digits
+    assert [result["outcome"] for result in response.get_json()["results"]] == ["invalid"]
+    assert not stored(app, payment).paid
+
+
 def test_a_retried_batch_changes_nothing_and_sends_no_second_event(
     app: Flask, send: Callable, make_payment: Callable, socket_client: SocketIOTestClient, token_of: Callable
 ) -> None:

@@ -5,6 +5,7 @@ that leaves a connection or the process broken fails the example that caused it.
 """
 
 import json
+import string
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -226,7 +227,15 @@ def test_any_operator_socket(hostile_app: Flask, auth: Any, event: Any, args: li
     assert_still_works(hostile_app)
 
 
-timestamps = st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat())
+def pix_ids(min_size: int, max_size: int) -> st.SearchStrategy[str]:
+    """Ids as the API Pix writes them: ASCII letters and digits."""
+    return st.text(string.ascii_letters + string.digits, min_size=min_size, max_size=max_size)
+
+
+# Any moment, the ends of what datetime holds (where deadline arithmetic overflowed) more often than by chance.
+timestamps = st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat()) | st.sampled_from(
+    ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59-14:00"]
+)
 pix_items = json_values | st.fixed_dictionaries(
     {
         "endToEndId": hostile_strings(32, 32) | hostile_text,
@@ -235,6 +244,10 @@ pix_items = json_values | st.fixed_dictionaries(
         "horario": timestamps | hostile_text,
     },
     optional={"devolucoes": json_values | st.lists(json_values, max_size=2), "infoPagador": hostile_text},
+)
+# Well-formed but for their moment, so that the checkout reads them all the way to the deadline arithmetic.
+pix_items |= st.fixed_dictionaries(
+    {"endToEndId": pix_ids(32, 32), "txid": pix_ids(26, 35), "valor": amounts, "horario": timestamps}
 )
 
 
