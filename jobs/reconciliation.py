@@ -67,7 +67,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
     holder, started = holder_name(), now_utc()
     if not take_lease(JOB, holder, LEASE):
         return None
-    report = Report()
+    report, finished = Report(), False
     try:
         since = (last_success(JOB) or started - FIRST_LOOKBACK) - OVERLAP
         for pix in client.received_pix(since, started):
@@ -78,10 +78,12 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
             for pix in client.charge(payment.txid).received:
                 _take(pix, clock_tolerance, report)
         report.refunds_settled = settle_refunds(client)
+        finished = True
     except PspError as error:
         report.errors.append(str(error))
     finally:
-        release_lease(JOB, holder, None if report.errors else started)
+        # Only a run that went through moves the window on: one that raised must be looked at again.
+        release_lease(JOB, holder, started if finished else None)
     log.info("reconciliation: %s", report.summary())
     metrics.RECONCILIATION_RUNS.labels("failed" if report.errors else "ok").inc()
     for outcome, count in report.outcomes.items():

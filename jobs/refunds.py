@@ -54,7 +54,11 @@ def settle_refunds(client: ApiPixClient) -> int:
         if refund.status == RefundStatus.REQUESTED:
             refund = send_refund(client, refund)
         else:
-            state = client.refund_state(refund.end_to_end_id, refund.refund_id)
+            try:
+                state = client.refund_state(refund.end_to_end_id, refund.refund_id)
+            except PspError as error:  # one refund the PSP cannot describe holds back none of the others
+                log.warning("could not ask the PSP about refund %s: %s", refund.refund_id, error)
+                continue
             refund = record_refund_state(refund.refund_id, state.status, state.reason) or refund
         changed += refund.status != before
     return changed

@@ -90,12 +90,16 @@ class ApiPixClient:
         body |= {"chave": key} | ({"solicitacaoPagador": note} if note else {})
         try:
             return self._charge(self._call("PUT", f"/v2/cob/{txid}", json=body))
-        except PspError as error:
-            if error.status != 400:
+        except PspError as refusal:
+            if refusal.status != 400:
                 raise
-            # The txid is ours: when it is taken, it is by an earlier attempt whose answer was lost.
-            existing = self._call("GET", f"/v2/cob/{txid}")
-            if existing.get("valor", {}).get("original") != money_text(amount):
+            # The txid is ours: when it is taken, it is by an earlier attempt whose answer was lost. Any other
+            # refusal stays the PSP's own reason, not what a look-up of a charge never made would say.
+            try:
+                existing = self._call("GET", f"/v2/cob/{txid}")
+            except PspError:
+                raise refusal from None
+            if _field(existing, "valor", "original") != money_text(amount):
                 raise
             return self._charge(existing)
 
@@ -109,12 +113,12 @@ class ApiPixClient:
         while True:
             params = {"inicio": _rfc3339(start), "fim": _rfc3339(end), "paginacao.paginaAtual": page}
             answer = self._call("GET", "/v2/pix", params=params)
-            for item in answer.get("pix") or []:
+            for item in _received_items(answer):
                 try:
                     yield read_received_pix(item)
                 except InvalidPixItemError as error:
                     yield error
-            pages = answer.get("parametros", {}).get("paginacao", {}).get("quantidadeDePaginas", 1)
+            pages = _field(answer, "parametros", "paginacao", "quantidadeDePaginas") or 1
             page += 1
             if not isinstance(pages, int) or page >= pages:
                 return
@@ -134,7 +138,7 @@ class ApiPixClient:
 
     def _charge(self, answer: dict[str, Any]) -> Charge:
         try:
-            received = [read_received_pix(item) for item in answer.get("pix") or []]
+            received = [read_received_pix(item) for item in _received_items(answer)]
         except InvalidPixItemError as error:
             raise PspError(f"the PSP described a received Pix badly: {error}") from None
         txid, status, code = answer.get("txid"), answer.get("status"), answer.get("pixCopiaECola", "")
@@ -161,7 +165,7 @@ class ApiPixClient:
             if response.status_code == 401:
                 self._token = None  # revoked or expired early: one new token, then the verdict stands
                 response = self._http.request(method, url, headers=self._auth(), **options)
-        except httpx.TransportError as error:
+        except httpx.HTTPError as error:  # no answer, or one that could not be read (a broken gzip body)
             raise PspError(f"the PSP did not answer: {type(error).__name__}", unavailable=True) from None
         return _json(response)
 
@@ -179,7 +183,7 @@ class ApiPixClient:
                 data={"grant_type": "client_credentials"},
                 auth=(settings.client_id, settings.client_secret),
             )
-        except httpx.TransportError as error:
+        except httpx.HTTPError as error:
             raise PspError(
                 f"the PSP's token endpoint did not answer: {type(error).__name__}", unavailable=True
             ) from None
@@ -188,6 +192,23 @@ class ApiPixClient:
         if not isinstance(token, str) or not isinstance(lifetime, int):
             raise PspError("the PSP's token answer has no access_token")
         return token, time.monotonic() + max(0, lifetime - TOKEN_MARGIN_SECONDS)
+
+
+def _field(answer: object, *path: str) -> object:
+    """answer[path[0]][path[1]]..., or None where a step is missing or not an object."""
+    for name in path:
+        if not isinstance(answer, dict):
+            return None
+        answer = answer.get(name)
+    return answer
+
+
+def _received_items(answer: dict[str, Any]) -> list[Any]:
+    """The "pix" list of an answer (none when absent); a PspError when it is not a list."""
+    items = answer.get("pix") or []
+    if not isinstance(items, list):
+        raise PspError('the PSP answered a "pix" that is not a list')
+    return items
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

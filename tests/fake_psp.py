@@ -20,6 +20,7 @@ class FakePsp:
         self.charges: dict[str, dict] = {}
         self.received: list[dict] = []
         self.down = False
+        self.garbled = False  # answers with a body that cannot be read (a broken gzip stream)
         self.listing_lags = False  # GET /pix does not show the latest Pix yet; GET /cob does
         self.refunds: dict[str, dict] = {}
 
@@ -34,6 +35,8 @@ class FakePsp:
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             return httpx.Response(503, json={"title": "Serviço Indisponível"})
+        if self.garbled:
+            return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"\x1f\x8b..."))
         if request.url.path == "/oauth/token":
             return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
         if "/devolucao/" in request.url.path:

@@ -103,6 +103,28 @@ def test_a_psp_that_hangs_is_a_503_not_a_hang(psp_app: Callable, monkeypatch: py
     assert response.status_code == 503
 
 
+def test_a_psp_answer_that_cannot_be_read_is_a_503_not_a_500(
+    psp_app: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pix.psp_client.RETRY_PAUSES", (0, 0))
+    broken_gzip = httpx.ByteStream(b"\x1f\x8b truncated")
+    app = psp_app(lambda request, body: httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=broken_gzip))
+    response = app.test_client().post("/payments/pix", json={"value": "10.50"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (503, "psp_unavailable")
+    assert payments(app) == []
+
+
+def test_a_charge_the_psp_refuses_says_the_psps_own_reason(psp_app: Callable) -> None:
+    def refuse(request: httpx.Request, body: dict) -> httpx.Response:
+        if request.method == "PUT":
+            return httpx.Response(400, json={"title": "Cobrança inválida", "detail": "A chave não pertence ao usuário"})
+        return httpx.Response(404, json={"title": "Cobrança não encontrada"})  # the look-up for a lost answer
+
+    response = psp_app(refuse).test_client().post("/payments/pix", json={"value": "10.50"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (502, "psp_error")
+    assert "A chave não pertence ao usuário" in response.get_json()["error"]["message"]
+
+
 def test_the_psp_is_told_the_checkouts_deadline_and_key(psp_app: Callable) -> None:
     seen: list[dict] = []
 

@@ -1,11 +1,14 @@
 """The API Pix client against a scripted PSP: tokens, retries, lost answers, and errors that say what happened."""
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pix.api_pix import InvalidPixItemError
 from pix.psp_client import ApiPixClient, PspError, PspSettings
@@ -140,3 +143,49 @@ def test_received_pix_are_read_page_by_page(psp: Psp, client: ApiPixClient) -> N
     found = list(client.received_pix(datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC)))
     assert [type(item).__name__ for item in found] == ["ReceivedPix"] * 3 + [InvalidPixItemError.__name__]
     assert found[0].value == Decimal("10.50")
+
+
+# Any JSON a PSP (or something pretending to be one) may answer, shaped like the API Pix's objects or not at all.
+json_answers = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3),
+    max_leaves=8,
+)
+api_pix_like = st.fixed_dictionaries(
+    {},
+    optional={
+        "txid": json_answers | st.just("T" * 32),
+        "status": json_answers | st.just("ATIVA"),
+        "pixCopiaECola": json_answers,
+        "valor": json_answers | st.just({"original": "10.50"}),
+        "pix": json_answers | st.lists(json_answers | st.just(PIX), max_size=2),
+        "parametros": json_answers | st.fixed_dictionaries({"paginacao": json_answers}),
+        "id": json_answers,
+    },
+)
+
+
+CALLS = {
+    "create_charge": lambda client: client.create_charge("T" * 32, Decimal("10.50"), 60, "k", None),
+    "charge": lambda client: client.charge("T" * 32),
+    "received_pix": lambda client: list(
+        client.received_pix(datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 2, tzinfo=UTC))
+    ),
+    "refund": lambda client: client.refund("E" * 32, "R1", Decimal("1.00"), None),
+    "refund_state": lambda client: client.refund_state("E" * 32, "R1"),
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(status=st.sampled_from([200, 201, 400, 404, 429, 500]), body=json_answers | api_pix_like, lookup=api_pix_like)
+def test_whatever_the_psp_answers_a_call_ends_in_a_result_or_a_psp_error(
+    psp: Psp, client: ApiPixClient, call: str, status: int, body: object, lookup: object
+) -> None:
+    psp.script("PUT", f"/v2/cob/{'T' * 32}", (status, body))
+    psp.script("GET", f"/v2/cob/{'T' * 32}", (200, lookup) if call == "create_charge" else (status, body))
+    for path in ("/v2/pix", f"/v2/pix/{'E' * 32}/devolucao/R1"):
+        psp.script("GET", path, (status, body))
+        psp.script("PUT", path, (status, body))
+    with contextlib.suppress(PspError):  # what every caller handles: anything else is a 500 or a stopped job
+        CALLS[call](client)

@@ -11,7 +11,7 @@ from flask_socketio import SocketIOTestClient
 from app import create_app
 from db_models import BankNotification, Payment, db
 from jobs.reconciliation import reconcile
-from repository.leases import take_lease
+from repository.leases import last_success, take_lease
 from tests.fake_psp import FakePsp, with_fake_psp
 from tests.test_api_pix_provider import PSP
 
@@ -85,6 +85,37 @@ def test_a_psp_outage_is_reported_and_the_next_run_looks_back_as_far(
     payment = make_payment("4.00")
     psp.pay(payment["txid"], "4.00", at=datetime.now(UTC) - timedelta(hours=2))
     assert dict(run(app).outcomes) == {"applied": 1}
+
+
+def test_a_psp_answer_that_cannot_be_read_fails_the_run_and_the_next_looks_back_as_far(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    psp.garbled = True
+    report = run(app)  # before, the decoding error escaped the run, and the run counted as a success
+    assert report.errors and "DecodingError" in report.errors[0]
+    with app.app_context():
+        assert last_success("reconciliation") is None
+    psp.garbled = False
+    payment = make_payment("4.00")
+    psp.pay(payment["txid"], "4.00", at=datetime.now(UTC) - timedelta(hours=2))
+    assert dict(run(app).outcomes) == {"applied": 1}
+
+
+def test_a_run_that_breaks_halfway_moves_the_window_on_no_further(
+    app: Flask, psp: FakePsp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(app).errors == []
+    with app.app_context():
+        first = last_success("reconciliation")
+
+    def broken(_client: Any) -> int:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("jobs.reconciliation.settle_refunds", broken)
+    with pytest.raises(RuntimeError):
+        run(app)
+    with app.app_context():
+        assert last_success("reconciliation") == first  # the next run looks at that stretch again
 
 
 def test_the_command_prints_what_it_did(app: Flask, psp: FakePsp, make_payment: Any) -> None:

@@ -196,6 +196,17 @@ def test_a_psp_outage_keeps_the_refund_to_send_later(app: Flask, client: FlaskCl
     assert psp.refunds["Later1"]["status"] == "EM_PROCESSAMENTO"
 
 
+def test_a_refund_the_psp_lost_holds_back_none_of_the_others(app: Flask, psp: FakePsp, late_pix: str) -> None:
+    client = app.test_client()
+    assert refund(client, end_to_end_id=late_pix, refund_id="Lost1", value="5.00").status_code == 201
+    psp.down = True
+    assert refund(client, end_to_end_id=late_pix, refund_id="Later1", value="5.00").status_code == 202
+    psp.down = False
+    del psp.refunds["Lost1"]  # the PSP no longer knows it: asking about it answers 404
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])
+    assert psp.refunds["Later1"]["status"] == "EM_PROCESSAMENTO"  # before, the 404 ended the run before it
+
+
 def test_a_refund_the_psp_refuses_is_marked_so(client: FlaskClient, psp: FakePsp, late_pix: str) -> None:
     original = psp.refund
     psp.refund = lambda request: httpx.Response(400, json={"detail": "saldo insuficiente"})  # type: ignore[method-assign]
