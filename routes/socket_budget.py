@@ -24,6 +24,7 @@ dropped = ThrottledLog(log)
 MAX_BARRED = 10_000
 # Where green_servers.gevent_server puts each request's connection (gevent's pywsgi exposes none).
 GEVENT_CONNECTION = "pix.connection"
+BINARY_PACKETS = (str(packet.BINARY_EVENT), str(packet.BINARY_ACK))
 OVER_BUDGET = {"ok": False, "error": {"code": "rate_limited", "message": "too many events: slow down"}}
 
 
@@ -123,6 +124,11 @@ class ConnectionBudget:
         self.eio.sleep(0)
         if eio_sid not in self.eio.sockets:
             return  # dropped already; its reader has not noticed yet
+        if isinstance(data, bytes) or data[:1] in BINARY_PACKETS:
+            # The protocol carries no binary data, and python-socketio keeps a binary event's attachments until
+            # as many as it announced have come: never, for a count of 9,999,999,999, while the memory grows.
+            self.drop(eio_sid, "sent binary data, which this protocol has none of", abusive=True)
+            return
         bucket = self.buckets.get(eio_sid) or self.buckets.setdefault(eio_sid, TokenBucket(self.burst))
         if not bucket.spend(self.rate, self.burst):
             if bucket.strikes > self.burst:
