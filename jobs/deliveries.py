@@ -25,7 +25,7 @@ import metrics
 from db_models import DeliveryStatus, db
 from db_models.base import now_utc
 from jobs import safe_http
-from jobs.safe_http import BlockedAddressError, Policy
+from jobs.safe_http import Policy
 from live_status import publish_dead_delivery
 from repository.deliveries import Job, Outcome, claim_jobs, record_outcomes
 from repository.idempotency import forget_old_keys
@@ -78,6 +78,11 @@ def next_wait(attempts: int, schedule: list[int], answer_status: int | None, ret
     return min(wait, MAX_WAIT)
 
 
+def storable(text: str | None) -> str | None:
+    """text as every database keeps it: PostgreSQL refuses NUL, and no driver encodes a lone surrogate."""
+    return None if text is None else text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode()
+
+
 def attempt(client: httpx.Client, job: Job, guard: Policy) -> Outcome:
     """One attempt at one claimed delivery, and what became of it; nothing here touches the database."""
     if not job.enabled:
@@ -89,14 +94,16 @@ def attempt(client: httpx.Client, job: Job, guard: Policy) -> Outcome:
     try:
         answer = safe_http.post(client, job.url, body, signed_headers(job, body, now), guard)
         status_code, retry_after, excerpt = answer.status_code, answer.retry_after, answer.excerpt
-    except (httpx.HTTPError, BlockedAddressError, OSError) as failure:
+    except Exception as failure:
+        # Not only httpx's and the guard's: a header it cannot encode, a name IDNA refuses. Each is recorded and
+        # retried on the schedule up to the dead letter, never lost in a lease that runs out again and again.
         error = f"{type(failure).__name__}: {failure}"[:300]
     tried = {
         "started_at": now,
         "duration_ms": int((time.monotonic() - started) * 1000),
         "status_code": status_code,
-        "error": error,
-        "response_excerpt": excerpt,
+        "error": storable(error),
+        "response_excerpt": storable(excerpt),
     }
     if status_code is not None and 200 <= status_code < 300:
         return Outcome(job, DeliveryStatus.DELIVERED, tried)

@@ -40,15 +40,36 @@ class Answer:
     excerpt: str
 
 
+# IPv6 prefixes that carry an IPv4 address to a translator (NAT64 on IPv6-only networks): judged by that address.
+NAT64_PREFIXES = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+# Deprecated or translation-only IPv6 ranges that Python still calls global: IPv4-compatible, IPv4-translated
+# and site-local addresses.
+NOT_PUBLIC_V6 = tuple(ipaddress.ip_network(prefix) for prefix in ("::/96", "::ffff:0:0:0/96", "fec0::/10"))
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether address reaches the public internet and only it: an IPv6 address carrying an IPv4 one (mapped,
+    6to4, NAT64) is as public as that IPv4 address, so [64:ff9b::a9fe:a9fe] is the metadata service's."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = address.ipv4_mapped or address.sixtofour
+        if embedded is None and any(address in prefix for prefix in NAT64_PREFIXES):
+            embedded = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if embedded is not None:
+            return embedded.is_global
+        if any(address in prefix for prefix in NOT_PUBLIC_V6):
+            return False
+    return address.is_global
+
+
 def checked_address(host: str, port: int, allow_private: bool, allowed: list[IPv4Network | IPv6Network]) -> str:
     """An address of host that may be called: a public one, or one in allowed, or any when allow_private."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as error:
+    except (OSError, UnicodeError) as error:  # UnicodeError: a label IDNA refuses (over 63 characters)
         raise BlockedAddressError(f"{host} does not resolve: {error}") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     for address in addresses:
-        if allow_private or address.is_global or any(address in network for network in allowed):
+        if allow_private or is_public(address) or any(address in network for network in allowed):
             return str(address)
     raise BlockedAddressError(f"{host} resolves only to addresses that are not public: {addresses[0]}")
 
@@ -156,6 +177,7 @@ def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], p
 
 def retry_after(value: str | None) -> float | None:
     """Seconds from a Retry-After header (delta-seconds; an HTTP date counts as unknown)."""
-    if value is None or not value.strip().isdigit():
+    value = (value or "").strip()
+    if not (value.isascii() and value.isdigit()):  # isdigit alone takes "²", which float() refuses
         return None
-    return float(value.strip())
+    return float(value)

@@ -127,8 +127,22 @@ def record_outcomes(worker: str, outcomes: list[Outcome]) -> set[int]:
     """Keep every attempt and where each delivery stands now, releasing the leases still this worker's, in the
     caller's transaction (a few statements however large the batch); the endpoints that answered 410."""
     sent = [outcome for outcome in outcomes if outcome.attempt is not None]
-    if sent:
-        tried = [{"delivery_id": o.job.delivery_id, "worker": worker, **(o.attempt or {})} for o in sent]
+    # Locked, the deliveries still there: deleting an endpoint takes its deliveries with it, and an attempt at
+    # one that went meanwhile has nothing left to belong to (its insert would fail the whole batch, every round).
+    still_there = set(
+        db.session.execute(
+            db.select(delivery_table.c.id)
+            .where(delivery_table.c.id.in_([o.job.delivery_id for o in sent]))
+            .order_by(delivery_table.c.id)
+            .with_for_update()
+        ).scalars()
+    )
+    tried = [
+        {"delivery_id": o.job.delivery_id, "worker": worker, **(o.attempt or {})}
+        for o in sent
+        if o.job.delivery_id in still_there
+    ]
+    if tried:
         # RETURNING lets SQLAlchemy send the rows as one multi-row INSERT ("insertmanyvalues"), compiled once.
         db.session.execute(attempt_table.insert().returning(attempt_table.c.id), tried)
     settled = {"locked_by": None, "locked_until": None}

@@ -101,6 +101,9 @@ def live_secrets(secrets: list[dict[str, Any]], now: datetime) -> list[dict[str,
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:
     """Delete an endpoint with its deliveries and their attempts (the events themselves stay)."""
     deliveries = db.select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint.id)
+    # Locked first, in the order the worker locks them: a worker recording an attempt at one finishes before,
+    # and its attempt goes with the rest (or it finds the delivery gone and records nothing).
+    db.session.execute(deliveries.order_by(WebhookDelivery.id).with_for_update()).all()
     db.session.execute(db.delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(deliveries)))
     db.session.execute(db.delete(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id))
     db.session.delete(endpoint)

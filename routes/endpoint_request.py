@@ -103,8 +103,8 @@ def _headers(raw: object) -> dict[str, str]:
             raise _invalid("headers", message)
         if name.lower() in RESERVED_HEADERS or name.lower().startswith(RESERVED_PREFIXES):
             raise _invalid("headers", f"header {name} is set by the checkout itself (use auth for Authorization)")
-        if not is_plain_text(value):
-            raise _invalid("headers", "header values must not hold control characters (line breaks among them)")
+        if not is_plain_text(value) or not value.isascii():
+            raise _invalid("headers", "header values must be ASCII without control characters (line breaks among them)")
     return raw
 
 
@@ -124,7 +124,10 @@ def _auth(raw: object) -> dict[str, str] | None:
     if not isinstance(raw, dict):
         raise _invalid("auth", message)
     if raw.get("type") == "bearer" and set(raw) == {"type", "token"}:
-        return {"type": "bearer", "token": _secret_part(raw, "token")}
+        token = _secret_part(raw, "token")
+        if not token.isascii():  # it travels in a header, which carries ASCII only
+            raise _invalid("auth", "auth.token must be ASCII")
+        return {"type": "bearer", "token": token}
     if raw.get("type") == "basic" and set(raw) == {"type", "username", "password"}:
         username = _secret_part(raw, "username")
         if ":" in username:

@@ -343,3 +343,16 @@ def test_a_shop_on_node_verifies_deliveries_with_either_secret_during_a_rotation
 
     assert node_says(endpoint["secret"]) == node_says(rotated.get_json()["secret"]) == "payment.created"
     assert node_says("whsec_" + "A" * 32) == "refused"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"headers": {"X-Loja": "Café"}}, {"auth": {"type": "bearer", "token": "sénha"}}],
+)
+def test_header_values_that_http_cannot_carry_are_refused_when_the_endpoint_is_made(
+    client: FlaskClient, receiver: Receiver, fields: dict
+) -> None:
+    # Before, they were accepted, and each attempt failed before sending, leaving no trace but a lease run out.
+    response = client.post("/webhooks/endpoints", json={"url": receiver.url} | fields)
+    assert (response.status_code, response.get_json()["error"]["field"]) == (400, next(iter(fields)))
+    assert "ASCII" in response.get_json()["error"]["message"]

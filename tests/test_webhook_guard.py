@@ -17,11 +17,12 @@ from jobs.safe_http import EXCERPT_BYTES, BlockedAddressError, checked_address
 from tests.receiver import Receiver, Reply
 from tests.webhook_worker import deliver_due, deliveries, retries_due_now
 
+NOT_PUBLIC = ["127.0.0.1", "10.1.2.3", "192.168.0.10", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1"]  # noqa: S104
+# IPv6 carrying a private IPv4 address (NAT64 on IPv6-only clouds reaches it), and deprecated ranges.
+CARRYING_PRIVATE = ["64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe", "2002:7f00:1::1", "::ffff:10.0.0.1", "::127.0.0.1"]
 
-@pytest.mark.parametrize(
-    "host",
-    ["127.0.0.1", "10.1.2.3", "192.168.0.10", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "localhost"],  # noqa: S104
-)
+
+@pytest.mark.parametrize("host", [*NOT_PUBLIC, "localhost", *CARRYING_PRIVATE, "::ffff:0:7f00:1", "fec0::1"])
 def test_addresses_that_are_not_public_are_refused(host: str) -> None:
     with pytest.raises(BlockedAddressError):
         checked_address(host, 443, allow_private=False, allowed=[])
@@ -31,6 +32,13 @@ def test_listed_networks_and_development_may_be_called() -> None:
     assert checked_address("10.1.2.3", 443, allow_private=False, allowed=[ip_network("10.0.0.0/8")]) == "10.1.2.3"
     assert checked_address("127.0.0.1", 443, allow_private=True, allowed=[]) == "127.0.0.1"
     assert checked_address("8.8.8.8", 443, allow_private=False, allowed=[]) == "8.8.8.8"
+    assert checked_address("64:ff9b::808:808", 443, allow_private=False, allowed=[]) == "64:ff9b::808:808"  # 8.8.8.8
+    assert checked_address("2606:4700::1111", 443, allow_private=False, allowed=[]) == "2606:4700::1111"
+
+
+def test_a_host_name_idna_refuses_is_a_refused_address_not_a_crash() -> None:
+    with pytest.raises(BlockedAddressError, match="does not resolve"):
+        checked_address("a" * 64 + ".example.com", 443, allow_private=False, allowed=[])
 
 
 @pytest.fixture

@@ -18,12 +18,12 @@ from flask_socketio import SocketIOTestClient
 from sqlalchemy import func
 
 from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookDelivery, db
-from jobs.deliveries import run_worker, sweep
+from jobs.deliveries import attempt_safely, exchange, policy, run_worker, sweep
 from jobs.live_relay import publish_new_events
 from tests.cluster import wait_for
 from tests.live_server import stop_process
 from tests.receiver import Received, Receiver, Reply
-from tests.webhook_worker import deliveries, start_worker
+from tests.webhook_worker import deliver_due, deliveries, start_worker
 
 
 @pytest.fixture
@@ -178,3 +178,41 @@ def test_a_waiting_page_hears_of_its_expiry_once_from_the_outbox(
         assert publish_new_events() == 0
     statuses = [packet["args"][0]["status"] for packet in socket_client.get_received()]
     assert statuses == ["expired"]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(500, body=b"\x00 erro interno \x00"),  # PostgreSQL refuses NUL in text: the batch failed each round
+        Reply(503, headers={"Retry-After": "\u00b2"}),  # a digit to str.isdigit, not to float()
+    ],
+)
+def test_an_answer_the_database_or_the_parser_chokes_on_is_one_failed_attempt(
+    app: Flask, client: FlaskClient, make_payment: Callable, reply: Reply
+) -> None:
+    with Receiver(answer=lambda _number, _request: reply) as receiver:
+        add_endpoint(client, receiver.url)
+        make_payment()
+        assert deliver_due(app) == 1
+        make_payment()  # the next round records the first attempt and claims the second payment's event
+        assert deliver_due(app) == 1
+    assert [(d.status, d.attempts) for d in deliveries(app)] == [(DeliveryStatus.PENDING, 1)] * 2
+    assert count(app, WebhookAttempt) == 2
+
+
+def test_an_endpoint_deleted_while_its_delivery_is_in_flight_stops_no_worker(
+    app: Flask, client: FlaskClient, make_payment: Callable
+) -> None:
+    with Receiver() as gone, Receiver() as kept:
+        add_endpoint(client, gone.url)
+        make_payment()
+        jobs = exchange(app, "test-worker", [], 10)
+        outcomes = [attempt_safely(job, policy(app)) for job in jobs]
+        endpoint_id = client.get("/webhooks/endpoints").get_json()["endpoints"][0]["id"]
+        assert client.delete(f"/webhooks/endpoints/{endpoint_id}").status_code == 204
+        add_endpoint(client, kept.url)
+        make_payment()
+        exchange(app, "test-worker", outcomes, 0)  # before, its attempt broke the foreign key, every round
+        assert deliver_due(app) == 1
+        assert len(kept.received) == 1
+    assert count(app, WebhookAttempt) == 1
