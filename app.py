@@ -94,6 +94,7 @@ def register_extensions(app: Flask) -> None:
         burst=app.config["SOCKETIO_EVENT_BURST"],
         max_queued=app.config["SOCKETIO_MAX_QUEUED_PACKETS"],
         cooldown=app.config["SOCKETIO_ABUSE_COOLDOWN"],
+        sessions_per_address=app.config["SOCKETIO_SESSIONS_PER_ADDRESS"],
     )
     # Under threads, Engine.IO's queue is shared with real threads: its own writer thread stays.
     green = socketio.async_mode in runtime.GREEN_RUNTIMES

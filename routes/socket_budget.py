@@ -87,11 +87,23 @@ class TokenBucket:
 class ConnectionBudget:
     """Meter every packet a client sends, cap the packets waiting for it, and keep abusers out for a while."""
 
-    def __init__(self, server: socketio.Server, rate: float, burst: int, max_queued: int, cooldown: float) -> None:
+    def __init__(
+        self,
+        server: socketio.Server,
+        rate: float,
+        burst: int,
+        max_queued: int,
+        cooldown: float,
+        sessions_per_address: int,
+    ) -> None:
         self.server = server
         self.eio = server.eio
         self.rate, self.burst, self.max_queued, self.cooldown = rate, burst, max_queued, cooldown
         self.buckets: dict[str, TokenBucket] = {}
+        # Open Engine.IO sessions by address: a polling handshake holds no connection, only memory until its
+        # ping timeout, so without a cap one client could open them by the hundred thousand.
+        self.sessions_per_address = sessions_per_address
+        self.sessions: dict[str, int] = {}
         # Address -> until when (monotonic) its new connections are refused: a cut-off abuser reconnects at once.
         self.barred: dict[str, float] = {}
         self._connect = self.eio.handlers["connect"]
@@ -107,14 +119,19 @@ class ConnectionBudget:
             self.eio._async = self.eio._async | {"websocket": _engineio_frames_only(websocket)}
 
     def connect(self, eio_sid: str, environ: dict[str, Any]) -> bool | None:
-        """Refuse a new session from an address that was cut off for abuse moments ago."""
+        """Refuse a new session from an address that was cut off for abuse moments ago, or that holds as many
+        sessions as one address may."""
         address = environ.get("REMOTE_ADDR", "")
         if address in self.barred:
             if time.monotonic() < self.barred[address]:
                 return False  # a page falls back to polling its status; the abuser gets nothing to chew on
             del self.barred[address]
+        if self.sessions.get(address, 0) >= self.sessions_per_address:
+            dropped.warning("socket.io session refused: %s already holds %d", address, self.sessions_per_address)
+            return False
         accepted = self._connect(eio_sid, environ)
         if accepted is not False:
+            self.sessions[address] = self.sessions.get(address, 0) + 1
             metrics.SOCKET_CONNECTIONS.inc()
         return accepted
 
@@ -189,5 +206,10 @@ class ConnectionBudget:
     def disconnected(self, eio_sid: str, reason: Any) -> None:
         """Forget the client's budget, then let python-socketio clean up after it."""
         self.buckets.pop(eio_sid, None)
+        address = self.server.environ.get(eio_sid, {}).get("REMOTE_ADDR", "")
+        if self.sessions.get(address, 0) > 1:
+            self.sessions[address] -= 1
+        else:
+            self.sessions.pop(address, None)
         metrics.SOCKET_CONNECTIONS.dec()
         self._forget(eio_sid, reason)
