@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_datetime
 from flask import Flask
 
+from db_models import Payment
 from pix.money import format_brl, from_cents
 
 # How a refund's state reads to the buyer whose late Pix it returns.
@@ -25,8 +26,14 @@ def clock(seconds: int) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
 
 
+def order_label(payment: Payment) -> str:
+    """The order as the buyer knows it: the shop's order_id, or nº and the payment's number without one."""
+    return payment.order_id or f"nº {payment.id}"
+
+
 def register_template_filters(app: Flask) -> None:
-    """Make brl, cents_brl, local_datetime, clock, iso_local_time and the refund labels available to templates."""
+    """Make brl, cents_brl, local_datetime, clock, iso_local_time, order_label and the refund labels available to
+    templates."""
     display_zone = ZoneInfo(app.config["DISPLAY_TIMEZONE"])
 
     def local_datetime(moment: datetime) -> str:
@@ -37,6 +44,7 @@ def register_template_filters(app: Flask) -> None:
     app.add_template_global(REFUND_LABELS, "refund_labels")
     app.add_template_filter(local_datetime, "local_datetime")
     app.add_template_filter(clock, "clock")
+    app.add_template_filter(order_label, "order_label")
     app.add_template_filter(
         lambda iso: format_datetime(datetime.fromisoformat(iso), "HH:mm:ss", tzinfo=display_zone, locale="pt_BR"),
         "iso_local_time",

@@ -24,6 +24,21 @@ def test_pending_page_shows_what_the_buyer_needs(client: FlaskClient, make_payme
     assert "Conectando" in html
 
 
+def test_every_page_names_the_order_as_the_shop_does(client: FlaskClient, expire: Callable, confirm: Callable) -> None:
+    def pages_of(payment: dict) -> str:
+        return client.get(payment["page_url"]).get_data(as_text=True)
+
+    waiting = client.post("/payments/pix", json={"value": 10, "order_id": "LOJA-4821"}).get_json()["payment"]
+    pending_html = pages_of(waiting)
+    expired = client.post("/payments/pix", json={"value": 10, "order_id": "LOJA-4822"}).get_json()["payment"]
+    expire(expired)
+    paid = client.post("/payments/pix", json={"value": 10, "order_id": "LOJA-4823"}).get_json()["payment"]
+    confirm(paid)
+    for html, order in ((pending_html, "LOJA-4821"), (pages_of(expired), "LOJA-4822"), (pages_of(paid), "LOJA-4823")):
+        assert f"Pedido {order}</title>" in html
+        assert "nº" not in html  # not the checkout's own row number: the buyer would see two numbers for one order
+
+
 def test_pages_load_nothing_from_other_hosts(client: FlaskClient, make_payment: Callable) -> None:
     html = client.get(make_payment()["page_url"]).get_data(as_text=True)
     assert "http://" not in html

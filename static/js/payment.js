@@ -1,5 +1,5 @@
-// The waiting page: follows its payment live over Socket.IO, polls while disconnected,
-// counts down to expiry, and moves to the paid or expired page as soon as the server says so.
+// The waiting page: follows its payment live over Socket.IO, polls until it is subscribed (and whenever it
+// is not), counts down to expiry, and moves to the paid or expired page as soon as the server says so.
 (function () {
   "use strict";
 
@@ -10,7 +10,8 @@
   var token = root.dataset.token;
   var pageUrl = root.dataset.pageUrl;
   var statusUrl = root.dataset.statusUrl;
-  var deadline = Date.now() + Number(root.dataset.secondsLeft) * 1000;
+  // Counted on the monotonic clock: the phone's wall clock may be wrong, or be corrected while the buyer waits.
+  var deadline = performance.now() + Number(root.dataset.secondsLeft) * 1000;
 
   var connection = document.querySelector(".connection");
   var connectionText = document.getElementById("connection-text");
@@ -18,6 +19,7 @@
   var countdown = document.getElementById("countdown");
   var leaving = false;
   var pollTimer = null;
+  var reachedZero = false;
 
   function announce(text) {
     announcer.textContent = text;
@@ -55,22 +57,33 @@
   function pad(n) { return n < 10 ? "0" + n : String(n); }
 
   function tick() {
-    var left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    var left = Math.max(0, Math.round((deadline - performance.now()) / 1000));
     var hours = Math.floor(left / 3600);
     var minutes = Math.floor((left % 3600) / 60);
     var clock = (hours ? hours + ":" + pad(minutes) : pad(minutes)) + ":" + pad(left % 60);
     countdown.textContent = clock;
     countdown.setAttribute("datetime", "PT" + left + "S");
     if (left === 60) announce("Falta um minuto para o código expirar.");
-    if (left === 0) checkStatus();
+    if (left === 0 && !reachedZero) {
+      reachedZero = true;  // ask once now; the live event or the 3 s poll brings the rest
+      checkStatus();
+      startPolling();
+    }
   }
 
-  var socket = io({ transports: ["websocket", "polling"] });
+  // Polling runs until a subscription is acknowledged: a websocket that opens and then hangs says nothing
+  // for the client's 20 s connect timeout, and a paid buyer must not wait that long.
+  startPolling();
+  // Websocket first; where a proxy or network blocks it, Engine.IO's long-polling instead.
+  var socket = io({ transports: ["websocket", "polling"], tryAllTransports: true });
   socket.on("connect", function () {
-    stopPolling();
     setConnection("connected", "Conectado · atualização automática");
     socket.timeout(5000).emit("subscribe", { token: token }, function (error, ack) {
-      if (error || !ack || !ack.ok) startPolling();
+      if (error || !ack || !ack.ok) {
+        startPolling();
+      } else if (!reachedZero) {
+        stopPolling();
+      }
     });
   });
   socket.on("disconnect", function () {

@@ -4,10 +4,12 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from tests.e2e.refusing_proxy import UpgradeRefusingProxy
 from tests.live_server import LiveServer
 
 PAID_WITHIN_MS = 2000
@@ -122,3 +124,36 @@ def test_copy_button_puts_the_exact_br_code_on_the_clipboard(
     expect(page.get_by_role("button", name="Copiado!")).to_be_visible()
     assert page.evaluate("navigator.clipboard.readText()") == payment["pix_copy_paste"]
     expect(page.locator("#announcer")).to_have_text("Código PIX copiado!")
+
+
+def test_where_websockets_are_blocked_the_page_goes_live_over_long_polling(live_server: LiveServer, page: Page) -> None:
+    polled: list[str] = []
+    page.on("request", lambda request: "transport=polling" in request.url and polled.append(request.url))
+    payment = live_server.create_payment()
+    with UpgradeRefusingProxy(live_server.port) as proxy:
+        page.goto(proxy.url + urlsplit(payment["page_url"]).path)
+        wait_connected(page)
+        assert polled  # Engine.IO's long-polling, not only the page's status checks
+        assert live_server.confirm(payment)[0] == 200
+        expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=PAID_WITHIN_MS)
+
+
+def test_a_websocket_that_opens_and_then_says_nothing_delays_no_paid_buyer(live_server: LiveServer, page: Page) -> None:
+    # A middlebox that accepts the upgrade and drops everything after: the client hears nothing for 20 s.
+    page.route_web_socket("**/socket.io/**", lambda _websocket: None)
+    payment = live_server.create_payment()
+    page.goto(payment["page_url"])
+    expect(page.locator(".connection")).not_to_have_attribute("data-state", "connected")
+    assert live_server.confirm(payment)[0] == 200
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=5000)
+
+
+def test_the_countdown_keeps_time_when_the_phones_clock_is_corrected(live_server: LiveServer, page: Page) -> None:
+    payment = live_server.create_payment()
+    page.goto(payment["page_url"])
+    wait_connected(page)
+    page.clock.set_system_time(datetime.now(UTC) + timedelta(minutes=35))  # network time moves the clock on
+    page.wait_for_timeout(1500)
+    minutes = int(page.locator("#countdown").text_content().split(":")[0])
+    assert minutes >= 28  # a 30-minute payment, not 00:00 on a code the bank still takes
+    expect(page.locator(".connection")).to_have_attribute("data-state", "connected")
