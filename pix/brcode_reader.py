@@ -1,12 +1,14 @@
 """Reading BR Codes (EMV MPM): fields, CRC, and the checks a PSP's dynamic code passes before a buyer sees it."""
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from pix.brcode import CRC_FIELD_PREFIX, GUI, crc16_ccitt_false
 
 MAX_LENGTH = 512
 MAX_LOCATION_LENGTH = 77
+AMOUNT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")  # field 54: up to 13 characters
 
 
 class InvalidBrCodeError(ValueError):
@@ -64,7 +66,7 @@ def read_dynamic_brcode(text: object) -> DynamicBrCode:
 def _amount(text: str | None) -> Decimal | None:
     if text is None:
         return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        raise InvalidBrCodeError("field 54 is not an amount") from None
+    # Digits and at most two decimals, as EMV writes an amount: Decimal alone takes 1.5E1, 1_5.00, +15 and " 15".
+    if not AMOUNT.fullmatch(text):
+        raise InvalidBrCodeError("field 54 is not an amount like 10.00")
+    return Decimal(text)

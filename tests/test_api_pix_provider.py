@@ -75,6 +75,10 @@ def test_a_payment_is_a_charge_at_the_psp_with_its_dynamic_code(psp_app: Callabl
         (dynamic_code(crc="0000"), "would not scan"),
         (dynamic_code(txid="STATIC123"), "would not scan"),
         (dynamic_code(amount="99.00"), "asks for 99.00"),
+        # 10.50 to Decimal, not to a bank app: an amount is digits and at most two decimals.
+        (dynamic_code(amount="1.05E1"), "field 54"),
+        (dynamic_code(amount="+10.50"), "field 54"),
+        (dynamic_code(amount="1_0.50"), "field 54"),
     ],
 )
 def test_a_psp_code_that_would_fail_is_never_shown(psp_app: Callable, code: str, why: str) -> None:
