@@ -3,6 +3,7 @@
 import re
 import secrets
 import string
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -83,7 +84,10 @@ def new_return_id(ispb: str, moment: datetime) -> str:
 
 
 def clean_text(value: object, max_length: int) -> str | None:
-    """value if it is printable text of 1 to max_length characters, else None (controls and lone surrogates fail)."""
-    if not isinstance(value, str) or not 0 < len(value) <= max_length or not value.isprintable():
+    """value if it is text of 1 to max_length characters without controls or lone surrogates, else None.
+
+    Only those: the API Pix limits solicitacaoPagador to its length, and a no-break space or a soft hyphen in a
+    shop's description (which str.isprintable refuses) is text a real PSP takes."""
+    if not isinstance(value, str) or not 0 < len(value) <= max_length:
         return None
-    return value
+    return None if any(unicodedata.category(character) in ("Cc", "Cs") for character in value) else value

@@ -269,6 +269,16 @@ def test_api_call_without_a_valid_token_is_refused_with_401(control: httpx.Clien
     problem(answer, 401, "AcessoNegado")
 
 
+@pytest.mark.parametrize("text", ["Camiseta\u00a0azul (M)", "Guarda\u00adchuva", "\u4e2d\u6587 \U0001f600"])
+def test_a_description_is_any_text_without_controls(api: httpx.Client, text: str) -> None:
+    # The API Pix limits solicitacaoPagador to 140 characters, nothing else: a checkout's shop may well send these.
+    body = {"calendario": {"expiracao": 600}, "valor": {"original": "10.00"}, "chave": new_key()}
+    answer = api.put(f"/v2/cob/{uuid4().hex}", json=body | {"solicitacaoPagador": text})
+    assert (answer.status_code, answer.json()["solicitacaoPagador"]) == (201, text)
+    refused = api.put(f"/v2/cob/{uuid4().hex}", json=body | {"solicitacaoPagador": text + "\n"})
+    assert refused.status_code == 400
+
+
 def test_put_cob_answers_a_cob_gerada_with_its_location_and_pix_copia_e_cola(api: httpx.Client) -> None:
     key = new_key()
     txid = uuid4().hex
