@@ -8,8 +8,6 @@ are idempotent (one per endToEndId), so seeing a Pix again changes nothing; a le
 several processes from doing the work twice.
 """
 
-import hashlib
-import json
 import logging
 import os
 import socket
@@ -22,9 +20,9 @@ from db_models import NoticeOutcome
 from db_models.base import now_utc
 from jobs.refunds import settle_refunds
 from live_status import publish_event
-from pix.api_pix import InvalidPixItemError, ReceivedPix
+from pix.api_pix import InvalidPixItemError, ReceivedPix, item_json
 from pix.psp_client import ApiPixClient, PspError
-from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
+from repository.bank_notices import BankNotice, apply_notice, digest_key, keep_unreadable_notice
 from repository.leases import last_success, release_lease, take_lease
 from repository.payments import unpaid_charges
 from repository.refunds import record_refund_state
@@ -93,11 +91,12 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
 
 def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, report: Report) -> None:
     if isinstance(pix, InvalidPixItemError):
-        detail = f"the PSP listed an unreadable Pix: {pix}"
-        keep_unreadable_notice(SOURCE, "sha256:" + hashlib.sha256(detail.encode()).hexdigest(), b"", detail)
-        report.outcomes[NoticeOutcome.INVALID] += 1
+        # Keyed and kept by the item itself: two different Pix unreadable for the same reason are two notices.
+        raw = item_json(pix.item)
+        if keep_unreadable_notice(SOURCE, digest_key(raw), raw, f"the PSP listed an unreadable Pix: {pix}"):
+            report.outcomes[NoticeOutcome.INVALID] += 1
         return
-    raw = json.dumps(pix.raw, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+    raw = item_json(pix.raw)
     notice = BankNotice(SOURCE, pix.end_to_end_id, pix.value, raw, txid=pix.txid, transferred_at=pix.paid_at)
     result = apply_notice(notice, clock_tolerance)
     for refund in pix.refunds:

@@ -1,5 +1,6 @@
 """The Banco Central's API Pix formats (bacen/pix-api openapi.yaml v2.9): received Pix, money strings, ids."""
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,18 @@ REFUND_STATUSES = ("EM_PROCESSAMENTO", "DEVOLVIDO", "NAO_REALIZADO")
 
 
 class InvalidPixItemError(ValueError):
-    """An item of a Pix list that does not follow the API Pix schema; the message names the field."""
+    """An item of a Pix list that does not follow the API Pix schema; the message names the field, and item is
+    the item itself where the list is at hand."""
+
+    def __init__(self, message: str, item: Any = None) -> None:
+        super().__init__(message)
+        self.item = item
+
+
+def item_json(item: Any) -> bytes:
+    """An item of a Pix list as JSON again, to keep as it came (its numbers, which the API Pix never sends, were
+    read as Decimal and keep their exact digits)."""
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8", "surrogatepass")
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ class ApiPixClient:
                 try:
                     yield read_received_pix(item)
                 except InvalidPixItemError as error:
-                    yield error
+                    yield InvalidPixItemError(str(error), item)
             pages = _field(answer, "parametros", "paginacao", "quantidadeDePaginas") or 1
             page += 1
             if not isinstance(pages, int) or page >= pages:

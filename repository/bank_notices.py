@@ -93,6 +93,11 @@ class NoticeResult:
         return self.outcome == NoticeOutcome.APPLIED and not self.replayed
 
 
+def digest_key(raw: bytes) -> str:
+    """The key of a message that names itself by no id: its digest, so the same bytes again are a repeat."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 def idempotency_key(message_id: str) -> str:
     """The bank's message id as a key any database stores: itself, or a digest when it is odd or long."""
     if 0 < len(message_id) <= MAX_KEY_LENGTH and message_id.isascii() and message_id.isprintable():
@@ -158,15 +163,19 @@ def _log_notice(
     log.log(level, "bank notice %s from %s: %s%s", key, source, outcome.value, again, extra=fields)
 
 
-def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> None:
-    """Record a verified message that could not be read as a notice: the bank may still have moved money."""
-    _insert_once(
+def keep_unreadable_notice(source: str, key: str, raw: bytes, detail: str) -> bool:
+    """Record a verified message that could not be read as a notice (the bank may still have moved money);
+    whether it is new, not one kept before."""
+    new = _insert_once(
         source=source, idempotency_key=key, outcome=NoticeOutcome.INVALID, detail=detail[:MAX_DETAIL_LENGTH], raw=raw
     )
     db.session.commit()
+    if not new:
+        return False
     metrics.BANK_NOTICES.labels(source, NoticeOutcome.INVALID.value).inc()
     fields = {"source": source, "message_id": key, "outcome": NoticeOutcome.INVALID.value, "detail": detail[:200]}
     log.warning("bank notice %s from %s could not be read: %s", key, source, detail[:200], extra=fields)
+    return True
 
 
 def notice_by_id(notice_id: int) -> BankNotification | None:

@@ -6,9 +6,7 @@ without mTLS use the skip-mTLS mode PSPs document: a secret token in the registe
 optionally a source-address allowlist. Nothing unauthenticated changes state.
 """
 
-import hashlib
 import hmac
-import json
 import logging
 from ipaddress import ip_address
 from typing import Any
@@ -18,8 +16,8 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 import metrics
 from db_models import NoticeOutcome
 from extensions import limiter
-from pix.api_pix import InvalidPixItemError, ReceivedPix, pix_items, read_received_pix
-from repository.bank_notices import BankNotice, apply_notice, keep_unreadable_notice
+from pix.api_pix import InvalidPixItemError, ReceivedPix, item_json, pix_items, read_received_pix
+from repository.bank_notices import BankNotice, apply_notice, digest_key, keep_unreadable_notice
 from repository.refunds import record_refund_state
 from routes.bank_webhooks import tell_if_newly_paid
 from routes.errors import ApiError
@@ -78,20 +76,19 @@ def receive_pix() -> Response:
     try:
         items = pix_items(json_object())
     except (ApiError, InvalidPixItemError) as error:
-        keep_unreadable_notice(API_PIX, _digest_key(request.get_data()), request.get_data(), str(error))
+        keep_unreadable_notice(API_PIX, digest_key(request.get_data()), request.get_data(), str(error))
         raise ApiError(400, "invalid_notice", str(error)) from None
     results = [_take(item) for item in items]
     return jsonify(message=f"{len(results)} Pix received", results=results)
 
 
 def _take(item: Any) -> dict[str, Any]:
-    # One bad item never blocks the others: it is kept as unreadable, and the rest go on. The item is kept as
-    # JSON again; numbers, which the API Pix never sends, were read as Decimal and keep their exact digits.
-    raw = json.dumps(item, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8", "surrogatepass")
+    # One bad item never blocks the others: it is kept as unreadable, and the rest go on.
+    raw = item_json(item)
     try:
         pix = read_received_pix(item)
     except InvalidPixItemError as error:
-        keep_unreadable_notice(API_PIX, _digest_key(raw), raw, str(error))
+        keep_unreadable_notice(API_PIX, digest_key(raw), raw, str(error))
         return {"outcome": NoticeOutcome.INVALID.value, "error": str(error)}
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
     tell_if_newly_paid(result)
@@ -104,7 +101,3 @@ def _notice(pix: ReceivedPix, raw: bytes) -> BankNotice:
     # A Pix without a txid (static key payments, or a payer PSP that dropped it) names no charge: it is kept
     # as payment_not_found, for the shop to match or refund.
     return BankNotice(API_PIX, pix.end_to_end_id, pix.value, raw, txid=pix.txid, transferred_at=pix.paid_at)
-
-
-def _digest_key(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()

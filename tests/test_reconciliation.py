@@ -1,5 +1,6 @@
 """Reconciliation: what the PSP received but whose webhook never came is applied on the next run, once."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -116,6 +117,16 @@ def test_a_run_that_breaks_halfway_moves_the_window_on_no_further(
         run(app)
     with app.app_context():
         assert last_success("reconciliation") == first  # the next run looks at that stretch again
+
+
+def test_two_different_unreadable_pix_are_two_notices_each_kept_as_it_came(app: Flask, psp: FakePsp) -> None:
+    for value in ("12.5", "99.5"):  # unreadable for the same reason: valor needs two decimals
+        psp.received.append({"endToEndId": "E1234567820261201" + value[:2] * 7 + "a", "valor": value})
+    assert dict(run(app).outcomes) == {"invalid": 2}
+    assert dict(run(app).outcomes) == {}  # listed again: the same two, nothing new
+    with app.app_context():
+        kept = db.session.execute(db.select(BankNotification.raw).order_by(BankNotification.id)).scalars().all()
+    assert [json.loads(raw)["valor"] for raw in kept] == ["12.5", "99.5"]
 
 
 def test_the_command_prints_what_it_did(app: Flask, psp: FakePsp, make_payment: Any) -> None:
