@@ -8,6 +8,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from db_models import IdempotencyKey, db
 from db_models.base import now_utc
 
+# A key whose first request never answered: its process died (a deploy, the OOM killer) and committed nothing, or
+# it would have kept its answer. No creation runs this long: three PSP attempts of at most 60 s, a token each.
+ABANDONED_AFTER = timedelta(minutes=15)
+
 
 @dataclass(frozen=True)
 class Remembered:
@@ -27,8 +31,13 @@ class KeyConflictError(Exception):
 
 def claim_key(key: str, fingerprint: str, kept_for: timedelta) -> Remembered | None:
     """None when this request holds the key now; the remembered answer when it ran before; or KeyConflictError."""
-    db.session.execute(  # a key past its time is forgotten, so it can be claimed again
-        db.delete(IdempotencyKey).where(IdempotencyKey.key == key, IdempotencyKey.created_at < now_utc() - kept_for)
+    now = now_utc()
+    db.session.execute(  # a key past its time is forgotten, and one whose request died is free: either is claimed again
+        db.delete(IdempotencyKey).where(
+            IdempotencyKey.key == key,
+            (IdempotencyKey.created_at < now - kept_for)
+            | (IdempotencyKey.status_code.is_(None) & (IdempotencyKey.created_at < now - ABANDONED_AFTER)),
+        )
     )
     insert = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     claimed = db.session.execute(

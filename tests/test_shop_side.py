@@ -1,6 +1,8 @@
 """The shop's side of a payment: its order reference, description, metadata, idempotent creation and the return."""
 
+import hashlib
 import html
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -131,6 +133,30 @@ def test_keys_are_forgotten_after_their_time(app: Flask, client: FlaskClient) ->
         db.session.commit()
     assert client.post("/payments/pix", json=ORDER, headers={"Idempotency-Key": "old"}).status_code == 201
     assert count_payments(app) == 2
+
+
+def test_a_key_whose_request_died_is_free_again_once_none_could_still_run(app: Flask, client: FlaskClient) -> None:
+    body = json.dumps(ORDER).encode()
+
+    def died(minutes_ago: int) -> None:  # as a process killed mid-creation leaves its key: claimed, never answered
+        started = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        with app.app_context():
+            db.session.execute(db.delete(IdempotencyKey))
+            db.session.add(
+                IdempotencyKey(key="crash", fingerprint=hashlib.sha256(body).hexdigest(), created_at=started)
+            )
+            db.session.commit()
+
+    def retry() -> Any:
+        return client.post(
+            "/payments/pix", data=body, content_type="application/json", headers={"Idempotency-Key": "crash"}
+        )
+
+    died(minutes_ago=1)
+    assert (retry().status_code, retry().get_json()["error"]["code"]) == (409, "idempotency_key_in_use")  # may run
+    died(minutes_ago=20)
+    assert retry().status_code == 201  # before, 409 for the key's whole 24 hours
+    assert count_payments(app) == 1
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "chave-não-ascii"])
