@@ -26,7 +26,9 @@ _NEXT_SEQUENCE = (
     .returning(_payments.c.event_sequence)
 )
 _INSERT_EVENT, _INSERT_DELIVERIES = _events.insert(), _deliveries.insert()
-_ENDPOINTS = select(_endpoints.c.id, _endpoints.c.enabled, _endpoints.c.event_types)
+# FOR SHARE (PostgreSQL; SQLite writes one at a time anyway): enabling or disabling an endpoint waits for the
+# events being recorded, so none is left held for an endpoint that was enabled meanwhile.
+_ENDPOINTS = select(_endpoints.c.id, _endpoints.c.enabled, _endpoints.c.event_types).with_for_update(read=True)
 
 
 def wants(patterns: list[str], event_type: str) -> bool:

@@ -17,9 +17,10 @@ from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 from sqlalchemy import func
 
-from db_models import DeliveryStatus, OutboxEvent, WebhookAttempt, WebhookDelivery, db
+from db_models import DeliveryStatus, OutboxEvent, Payment, WebhookAttempt, WebhookDelivery, db
 from jobs.deliveries import attempt_safely, exchange, policy, run_worker, sweep
 from jobs.live_relay import publish_new_events
+from repository.outbox import payment_event
 from tests.cluster import wait_for
 from tests.live_server import stop_process
 from tests.receiver import Received, Receiver, Reply
@@ -216,3 +217,30 @@ def test_an_endpoint_deleted_while_its_delivery_is_in_flight_stops_no_worker(
         assert deliver_due(app) == 1
         assert len(kept.received) == 1
     assert count(app, WebhookAttempt) == 1
+
+
+def test_an_endpoint_enabled_while_an_event_is_being_recorded_gets_that_event(
+    app: Flask, client: FlaskClient, make_payment: Callable
+) -> None:
+    with Receiver() as receiver:
+        answer = client.post("/webhooks/endpoints", json={"url": receiver.url, "enabled": False}).get_json()
+        payment, recorded = make_payment(), threading.Event()
+
+        def event_in_flight() -> None:  # a confirmation's transaction: it read the endpoints, commits a moment later
+            with app.app_context():
+                payment_event("payment.refused", db.session.get(Payment, payment["id"]), notice={"outcome": "x"})
+                recorded.set()
+                time.sleep(0.5)
+                db.session.commit()
+                db.session.remove()
+
+        thread = threading.Thread(target=event_in_flight)
+        thread.start()
+        recorded.wait(10)
+        assert (
+            client.patch(f"/webhooks/endpoints/{answer['endpoint']['id']}", json={"enabled": True}).status_code == 200
+        )
+        thread.join()
+        deliver_due(app)
+        # Before, the event in flight kept the endpoint's "held" and never went: nor did the payment's later ones.
+        assert [event["type"] for event in receiver.events()] == ["payment.created", "payment.refused"]
