@@ -34,7 +34,11 @@ def subscribe(*args: Any) -> dict[str, Any]:
         return refusal("too_many_subscriptions", "this connection already follows as many payments as it may")
     # Join before reading: a confirmation committed after the read is then emitted to us.
     join_room(room)
-    payment = get_payment_by_token(token)
+    try:
+        payment = get_payment_by_token(token)
+    except Exception:
+        leave_room(room)  # a failed read must not keep the room, nor count against the connection's limit
+        raise
     if payment is None:
         leave_room(room)
         return refusal("payment_not_found", "no payment has this token")

@@ -118,6 +118,21 @@ def test_malformed_subscriptions_get_an_error_ack_and_no_traceback(
     assert not [record for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR]
 
 
+def test_subscribes_that_failed_to_read_take_none_of_the_connections_places(
+    monkeypatch: pytest.MonkeyPatch, socket_client: SocketIOTestClient, make_payment: Callable, token_of: Callable
+) -> None:
+    token = token_of(make_payment())
+
+    def database_down(_token: str) -> None:
+        raise RuntimeError("the database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("routes.realtime.get_payment_by_token", database_down)
+        for number in range(10):  # SOCKETIO_MAX_SUBSCRIPTIONS of them, each for another payment
+            socket_client.emit("subscribe", {"token": f"{number:032d}"}, callback=True)
+    assert socket_client.emit("subscribe", {"token": token}, callback=True)["ok"]
+
+
 def test_unknown_events_get_an_error_ack(socket_client: SocketIOTestClient) -> None:
     ack = socket_client.emit("unsubscribe_everyone", {"token": "x"}, callback=True)
     assert ack == {"ok": False, "error": {"code": "unknown_event", "message": "this server only understands subscribe"}}

@@ -104,11 +104,16 @@
       button.textContent = "Copiado!";
       window.setTimeout(function () { button.textContent = "Copiar código"; }, 3000);
     };
+    // Where the browser refuses to copy, the code is selected for the buyer to copy, and told so.
+    var byHand = function () {
+      field.select();
+      announce("Código selecionado: copie-o pelo menu do seu celular.");
+    };
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(field.value).then(done, function () { field.select(); });
+      navigator.clipboard.writeText(field.value).then(done, byHand);
     } else {
       field.select();
-      if (document.execCommand("copy")) done();
+      if (document.execCommand("copy")) done(); else byHand();
     }
   });
 

@@ -157,3 +157,17 @@ def test_the_countdown_keeps_time_when_the_phones_clock_is_corrected(live_server
     minutes = int(page.locator("#countdown").text_content().split(":")[0])
     assert minutes >= 28  # a 30-minute payment, not 00:00 on a code the bank still takes
     expect(page.locator(".connection")).to_have_attribute("data-state", "connected")
+
+
+def test_where_the_browser_refuses_to_copy_the_buyer_is_told_to_copy_the_selected_code(
+    live_server: LiveServer, page: Page
+) -> None:
+    payment = live_server.create_payment()
+    page.goto(payment["page_url"])
+    page.evaluate("() => { navigator.clipboard.writeText = () => Promise.reject(new Error('denied')); }")
+    page.get_by_role("button", name="Copiar código").click()
+    expect(page.locator("#announcer")).to_have_text("Código selecionado: copie-o pelo menu do seu celular.")
+    selected = page.evaluate(
+        "(f => f.value.substring(f.selectionStart, f.selectionEnd))(document.getElementById('copy-paste'))"
+    )
+    assert selected == payment["pix_copy_paste"]
