@@ -30,13 +30,18 @@ def normalize_pix_key(raw: str) -> str:
             return str(uuid.UUID(key))
     except ValueError:
         pass
-    digits = re.sub(r"[.\-/]", "", key)
+    digits = re.sub(r"[.\-/]", "", key).upper()
     if digits.isascii() and digits.isdigit():
         if len(digits) == 11 and CPF().validate(digits):
             return digits
         if len(digits) == 14 and CNPJ().validate(digits):
             return digits
         raise InvalidMerchantError("PIX_KEY has the length of a CPF or CNPJ but wrong check digits")
+    # The alphanumeric CNPJ (issued since July 2026): twelve letters or digits, then two check digits.
+    if len(digits) == 14 and digits.isascii() and digits.isalnum() and digits[12:].isdigit():
+        if CNPJ().validate(digits):
+            return digits
+        raise InvalidMerchantError("PIX_KEY has the form of an alphanumeric CNPJ but wrong check digits")
     raise InvalidMerchantError("PIX_KEY must be a CPF, CNPJ, +55 phone number, e-mail or random (EVP) key")
 
 

@@ -11,6 +11,8 @@ from pix.merchant import InvalidMerchantError, load_merchant, normalize_pix_key
         ("529.982.247-25", "52998224725"),
         ("52998224725", "52998224725"),
         ("11.222.333/0001-81", "11222333000181"),
+        ("12.ABC.345/01DE-35", "12ABC34501DE35"),  # the alphanumeric CNPJ, the Receita Federal's example
+        ("12abc34501de35", "12ABC34501DE35"),
         ("+5511987654321", "+5511987654321"),
         ("+551133334444", "+551133334444"),
         ("Loja@Example.com", "loja@example.com"),
@@ -27,6 +29,7 @@ def test_valid_keys_are_normalized(raw: str, normalized: str) -> None:
         "529.982.247-26",  # wrong CPF check digit
         "11111111111",  # repeated digits
         "11.222.333/0001-82",  # wrong CNPJ check digit
+        "12.ABC.345/01DE-36",  # wrong alphanumeric CNPJ check digit
         "11987654321x",
         "+1555123456",  # not a Brazilian phone
         "not-an-email@",
