@@ -24,12 +24,25 @@ def flat_call(app: WSGIApp) -> WSGIApp:
     return app if isinstance(app, types.FunctionType | types.MethodType) else app.__call__
 
 
+# What every answer carries (routes/security_headers.py sets them on Flask's); an error here is JSON, never a page.
+ERROR_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+    ("Referrer-Policy", "no-referrer"),
+]
+
+
 def json_error(start_response: Callable[..., Any], status: int, code: str, message: str) -> list[bytes]:
     """Answer with the API's one error shape, before any Flask code runs."""
     body = json.dumps({"error": {"status": status, "code": code, "message": message}}).encode()
     start_response(
         f"{status} {HTTPStatus(status).phrase}",
-        [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")],
+        [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("Connection", "close"),
+            *ERROR_HEADERS,
+        ],
     )
     return [body]
 

@@ -79,6 +79,10 @@ def test_hosts_are_trusted_with_their_ports(shop_client: FlaskClient, base_url: 
     assert response.status_code == status
     if status == 400:
         assert response.get_json()["error"]["code"] == "invalid_host"
+        # Answered before Flask runs, and still with the headers every answer carries.
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+        assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_the_socketio_handshake_obeys_the_host_rules(shop_client: FlaskClient) -> None:
