@@ -117,6 +117,12 @@
     }
   });
 
+  // Back from the bank's app, where the buyer just paid: ask at once, whatever state the connection is in.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") checkStatus();
+  });
+  window.addEventListener("pageshow", function (event) { if (event.persisted) checkStatus(); });
+
   tick();
   window.setInterval(tick, 1000);
   window.setInterval(checkStatus, SAFETY_POLL_MS);

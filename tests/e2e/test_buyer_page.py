@@ -171,3 +171,12 @@ def test_where_the_browser_refuses_to_copy_the_buyer_is_told_to_copy_the_selecte
         "(f => f.value.substring(f.selectionStart, f.selectionEnd))(document.getElementById('copy-paste'))"
     )
     assert selected == payment["pix_copy_paste"]
+
+
+def test_coming_back_from_the_bank_app_asks_for_the_status_at_once(live_server: LiveServer, page: Page) -> None:
+    payment = live_server.create_payment()
+    page.goto(payment["page_url"])
+    wait_connected(page)
+    page.wait_for_timeout(500)  # subscribed: the page only listens now
+    with page.expect_request(lambda request: request.url == payment["status_url"], timeout=1000):
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # the tab is shown again
