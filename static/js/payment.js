@@ -33,9 +33,20 @@
     window.location.replace(pageUrl);
   }
 
+  // The monotonic clock stops while some phones sleep: each answer sets the deadline again by the server's own
+  // clock (its Date header against the payment's expiration_date), which neither sleep nor a wrong clock moves.
+  function resync(payment, servedAt) {
+    var expires = Date.parse(payment && payment.expiration_date);
+    if (!isNaN(expires) && !isNaN(servedAt)) deadline = performance.now() + (expires - servedAt);
+  }
+
   function checkStatus() {
     return fetch(statusUrl, { headers: { Accept: "application/json" }, cache: "no-store" })
-      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (response) {
+        if (!response.ok) return null;
+        var servedAt = Date.parse(response.headers.get("Date"));
+        return response.json().then(function (body) { resync(body.payment, servedAt); return body; });
+      })
       .then(function (body) { if (body) showStatus(body.payment); })
       .catch(function () { /* offline: the next poll or reconnect tries again */ });
   }

@@ -1,5 +1,6 @@
 """The buyer's page in a real browser against the real eventlet server, as a buyer sees it."""
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -180,3 +181,14 @@ def test_coming_back_from_the_bank_app_asks_for_the_status_at_once(live_server: 
     page.wait_for_timeout(500)  # subscribed: the page only listens now
     with page.expect_request(lambda request: request.url == payment["status_url"], timeout=1000):
         page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")  # the tab is shown again
+
+
+def test_the_countdown_takes_the_servers_deadline_when_the_page_comes_back(live_server: LiveServer, page: Page) -> None:
+    # A phone whose monotonic clock stopped while it slept would count on from where it stopped: each status
+    # answer sets the countdown by the server's clock instead.
+    payment = live_server.create_payment()
+    page.goto(payment["page_url"])
+    wait_connected(page)
+    move_deadline(live_server, payment, 125)
+    page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"0[12]:\d\d"), timeout=3000)
