@@ -114,7 +114,10 @@ def database_is_up() -> bool:
 
 
 def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime, limit: int) -> list[Payment]:
-    """Pending payments of provider whose deadline falls in [deadline_from, deadline_to], oldest first."""
+    """Pending payments of provider whose deadline falls in [deadline_from, deadline_to], the latest deadline first.
+
+    Latest first: each is asked about in the runs right after its deadline, while its money is likeliest to be
+    on the way. Oldest first, charges abandoned earlier in the window took every place, run after run."""
     query = (
         db.select(Payment)
         .where(
@@ -123,7 +126,7 @@ def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime
             Payment.expiration_date >= deadline_from,
             Payment.expiration_date <= deadline_to,
         )
-        .order_by(Payment.expiration_date)
+        .order_by(Payment.expiration_date.desc())
         .limit(limit)
     )
     return list(db.session.execute(query).scalars())

@@ -11,7 +11,7 @@ from flask_socketio import SocketIOTestClient
 
 from app import create_app
 from db_models import BankNotification, Payment, db
-from jobs.reconciliation import reconcile
+from jobs.reconciliation import MAX_CHARGES_PER_RUN, reconcile
 from repository.leases import last_success, take_lease
 from tests.fake_psp import FakePsp, with_fake_psp
 from tests.test_api_pix_provider import PSP
@@ -68,6 +68,26 @@ def test_a_charge_just_past_its_deadline_is_asked_about(app: Flask, psp: FakePsp
     report = run(app)
     assert (report.pix_seen, report.charges_checked, dict(report.outcomes)) == (0, 1, {"applied": 1})
     assert stored(app, payment).paid  # paid before its deadline, found after it
+
+
+def test_charges_abandoned_earlier_take_no_place_from_one_that_just_expired(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    abandoned = [make_payment("5.00")["id"] for _ in range(MAX_CHARGES_PER_RUN)]
+    paid = make_payment("7.00")
+    with app.app_context():
+        now = datetime.now(UTC)
+        db.session.execute(
+            db.update(Payment).where(Payment.id.in_(abandoned)).values(expiration_date=now - timedelta(minutes=30))
+        )
+        db.session.execute(
+            db.update(Payment).where(Payment.id == paid["id"]).values(expiration_date=now - timedelta(minutes=1))
+        )
+        db.session.commit()
+    psp.pay(paid["txid"], "7.00", at=datetime.now(UTC) - timedelta(minutes=2))  # before its deadline
+    psp.listing_lags = True
+    run(app)
+    assert stored(app, paid).paid  # before, the 50 abandoned ones were asked about, run after run, and not this one
 
 
 def test_only_one_process_reconciles_at_a_time(app: Flask, psp: FakePsp) -> None:
