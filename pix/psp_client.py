@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from pix.api_pix import InvalidPixItemError, ReceivedPix, money, money_text, read_received_pix
+from pix.api_pix import REFUND_STATUSES, InvalidPixItemError, ReceivedPix, money, money_text, read_received_pix
 
 log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.6)  # between the attempts of a call
@@ -240,8 +240,9 @@ def _refund(answer: dict[str, Any]) -> Refund:
     except InvalidPixItemError as error:
         raise PspError(f"the PSP described the refund badly: {error}") from None
     refund_id, status = answer.get("id"), answer.get("status")
-    if not isinstance(refund_id, str) or not isinstance(status, str):
-        raise PspError("the PSP's refund has no id or status")
+    if not isinstance(refund_id, str) or status not in REFUND_STATUSES:
+        # A state outside the API Pix's three would be stored and then never settle.
+        raise PspError("the PSP's refund has no id, or a status the API Pix does not have")
     reason = answer.get("motivo")
     return Refund(refund_id=refund_id, status=status, value=value, reason=reason if isinstance(reason, str) else None)
 

@@ -1,5 +1,6 @@
 """Refunds as the checkout keeps them: opened once per refund id, within the Pix's value, then the PSP's state."""
 
+import logging
 from datetime import timedelta
 from decimal import Decimal
 
@@ -13,6 +14,7 @@ from payloads import refund_json
 from pix.money import to_cents
 from repository.outbox import payment_event
 
+log = logging.getLogger(__name__)
 REFUND_WINDOW = timedelta(days=90)  # the API Pix allows refunds for 90 days after the Pix settled
 RECEIVED_PIX_SOURCES = ("api_pix", "reconciliation")
 UNREFUNDABLE = (NoticeOutcome.APPLIED, NoticeOutcome.INVALID)  # paid its payment, or no money to name
@@ -103,10 +105,14 @@ def can_refund(notice: BankNotification, refunds: list[Refund]) -> bool:
     return notice.value_cents > sum(refund.value_cents for refund in refunds if refund.status not in FAILED)
 
 
-def record_refund_state(refund_id: str, status: str, detail: str | None) -> Refund | None:
-    """The PSP's word on a refund; a final state is never undone."""
+def record_refund_state(refund_id: str, status: str, detail: str | None, of_pix: str | None = None) -> Refund | None:
+    """The PSP's word on a refund; a final state is never undone. of_pix: the endToEndId of the Pix whose
+    devolucoes reported it, which must be the refund's own."""
     refund = refund_by_id(refund_id)
     if refund is None or refund.status in FINAL:
+        return refund
+    if of_pix is not None and of_pix != refund.end_to_end_id:
+        log.warning("the PSP reported refund %s under Pix %s, not its own %s", refund_id, of_pix, refund.end_to_end_id)
         return refund
     refund.status = status
     refund.detail = detail[:200] if detail else None

@@ -135,6 +135,13 @@ def test_a_psp_answer_out_of_shape_is_an_error_not_a_crash(psp: Psp, client: Api
         client.charge("T" * 32)
 
 
+def test_a_refund_state_the_api_pix_does_not_have_is_an_error(psp: Psp, client: ApiPixClient) -> None:
+    answer = {"id": "R1", "rtrId": "D" + "9" * 31, "valor": "1.00", "status": "PENDENTE"}
+    psp.script("GET", f"/v2/pix/{'E' * 32}/devolucao/R1", (200, answer))
+    with pytest.raises(PspError, match="status"):  # stored, it would stay in flight for ever
+        client.refund_state("E" * 32, "R1")
+
+
 def test_received_pix_are_read_page_by_page(psp: Psp, client: ApiPixClient) -> None:
     def pages(n: int) -> dict:
         return {"parametros": {"paginacao": {"quantidadeDePaginas": 2}}, "pix": [PIX] * n}

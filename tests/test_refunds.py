@@ -100,6 +100,16 @@ def test_a_late_payment_is_refunded_in_full_and_settles(app: Flask, client: Flas
     assert status["status"] == "DEVOLVIDO"
 
 
+def test_a_devolucao_reported_under_another_pix_changes_nothing(app: Flask, client: FlaskClient, late_pix: str) -> None:
+    assert refund(client, end_to_end_id=late_pix, refund_id="Mine1", value="5.00").status_code == 201
+    other = late_pix_of(app)
+    item = {"id": "Mine1", "rtrId": "D" + "9" * 31, "valor": "5.00", "status": "DEVOLVIDO"}
+    pix = {"endToEndId": other, "valor": "20.00", "horario": datetime.now(UTC).isoformat(), "devolucoes": [item]}
+    client.post(WEBHOOK, query_string={"hmac": TOKEN}, json={"pix": [pix]})
+    status = client.get("/payments/pix/refunds/Mine1", headers=SHOP).get_json()["refund"]["status"]
+    assert status == "EM_PROCESSAMENTO"  # before, settled by a report about another Pix
+
+
 def test_the_same_refund_id_twice_is_one_refund(client: FlaskClient, psp: FakePsp, late_pix: str) -> None:
     first = refund(client, end_to_end_id=late_pix, refund_id="Shop0001", value="5.00")
     again = refund(client, end_to_end_id=late_pix, refund_id="Shop0001", value="5.00")
