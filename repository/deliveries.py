@@ -127,16 +127,7 @@ def record_outcomes(worker: str, outcomes: list[Outcome]) -> set[int]:
     """Keep every attempt and where each delivery stands now, releasing the leases still this worker's, in the
     caller's transaction (a few statements however large the batch); the endpoints that answered 410."""
     sent = [outcome for outcome in outcomes if outcome.attempt is not None]
-    # Locked, the deliveries still there: deleting an endpoint takes its deliveries with it, and an attempt at
-    # one that went meanwhile has nothing left to belong to (its insert would fail the whole batch, every round).
-    still_there = set(
-        db.session.execute(
-            db.select(delivery_table.c.id)
-            .where(delivery_table.c.id.in_([o.job.delivery_id for o in sent]))
-            .order_by(delivery_table.c.id)
-            .with_for_update()
-        ).scalars()
-    )
+    still_there = _still_there([o.job.delivery_id for o in sent]) if sent else set()
     tried = [
         {"delivery_id": o.job.delivery_id, "worker": worker, **(o.attempt or {})}
         for o in sent
@@ -166,6 +157,14 @@ def record_outcomes(worker: str, outcomes: list[Outcome]) -> set[int]:
             .values(status=DeliveryStatus.HELD, **settled)
         )
     return {outcome.job.endpoint_id for outcome in outcomes if outcome.gone}
+
+
+def _still_there(delivery_ids: list[int]) -> set[int]:
+    """Of delivery_ids, those not deleted, locked in id order (as deleting an endpoint locks them): an endpoint
+    deleted meanwhile took its deliveries with it, and an attempt at one has nothing left to belong to."""
+    query = delivery_table.c.id.in_(delivery_ids)
+    locked = db.select(delivery_table.c.id).where(query).order_by(delivery_table.c.id).with_for_update()
+    return set(db.session.execute(locked).scalars())
 
 
 def _failed_row(outcome: Outcome) -> dict[str, Any]:
