@@ -30,11 +30,18 @@ HEALTH_PROBE_TOKEN = "health-probe"  # noqa: S105  (shorter than a token, so nev
 _HEALTH_PROBE = _BY_TOKEN.with_only_columns(Payment.__table__.c.id).limit(1)
 
 
-def add_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta, **shop: Any) -> Payment:
-    """A pending payment with its charge's BR Code, an unguessable page token and its deadline, in the open
-    transaction; shop holds order_id, description, shop_metadata and return_url. Its first event number is
-    taken, for its payment.created."""
-    now = now_utc()
+def add_payment(
+    value: Decimal,
+    charge: IssuedCharge,
+    provider: str,
+    expires_in: timedelta,
+    created_at: datetime | None = None,
+    **shop: Any,
+) -> Payment:
+    """A pending payment with its charge's BR Code, an unguessable page token and its deadline (expires_in from
+    created_at, by default now), in the open transaction; shop holds order_id, description, shop_metadata and
+    return_url. Its first event number is taken, for its payment.created."""
+    now = created_at or now_utc()
     values = {
         "value_cents": to_cents(value),
         "status": PaymentStatus.PENDING,

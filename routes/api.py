@@ -9,6 +9,7 @@ from datetime import timedelta
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 import metrics
+from db_models.base import now_utc
 from db_models.payment import QR_CODE_PREFIX
 from extensions import limiter
 from live_status import payment_status_json, publish_to_operators
@@ -74,6 +75,8 @@ def _create(key: str | None) -> Response:
     value = required_amount(body, "value", current_app.config["PIX_MAX_VALUE"])
     shop = shop_fields(body)
     provider, expires_in = current_app.extensions["pix_provider"], current_app.config["PIX_EXPIRES_IN"]
+    # The PSP's deadline runs from when it made the charge: ours runs from before we asked, so it never trails it.
+    asked_at = now_utc()
     try:
         charge = provider.issue(value, expires_in, note=shop.description)
     except PspError as error:
@@ -88,6 +91,7 @@ def _create(key: str | None) -> Response:
             charge,
             provider.name,
             expires_in,
+            created_at=asked_at,
             order_id=shop.order_id,
             description=shop.description,
             shop_metadata=shop.metadata,

@@ -1,7 +1,9 @@
 """PIX_PROVIDER=api-pix: charges are created at the PSP, and only a BR Code that would scan is ever shown."""
 
 import json
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +169,18 @@ def test_a_certificate_that_is_no_pem_stops_startup(app_config: dict, tmp_path: 
     junk.write_text("not a certificate")
     with pytest.raises(ConfigError, match="PIX_PSP_CERTIFICATE"):
         create_app(app_config | PSP | {"PIX_PSP_CERTIFICATE": str(junk)})
+
+
+def test_the_pages_deadline_never_trails_the_psps_when_the_psp_is_slow(psp_app: Callable) -> None:
+    made_at = []
+
+    def slow_cob(request: httpx.Request, body: dict) -> httpx.Response:
+        made_at.append(datetime.now(UTC))  # the PSP's clock starts the charge's expiracao here
+        time.sleep(0.5)
+        return cob(request, body)
+
+    app = psp_app(slow_cob)
+    assert app.test_client().post("/payments/pix", json={"value": "10.50"}).status_code == 201
+    [stored] = payments(app)
+    # Shown for longer than the PSP keeps the charge, a buyer could pay a code the bank already refuses.
+    assert stored.expiration_date <= made_at[0] + app.config["PIX_EXPIRES_IN"]
