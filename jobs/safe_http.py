@@ -2,15 +2,19 @@
 
 The host is resolved here, every address it resolves to is checked, and the connection goes to the checked
 address (with the name kept for the Host header and TLS), so a DNS answer cannot change between check and use.
-Every read and write of one attempt shares one deadline, so an endpoint that trickles its answer a byte at a
-time cannot hold a worker past its total (per-read timeouts alone would let it).
+The lookup and every read and write of one attempt share one deadline, so neither a name server that never
+answers nor an endpoint that trickles its answer a byte at a time can hold a worker past its total (per-read
+timeouts alone would let it).
 """
 
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -61,17 +65,48 @@ def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global
 
 
+_lookups: dict[tuple[str, int], Future] = {}
+_lookups_lock = threading.Lock()
+
+
+def _look_up(key: tuple[str, int], future: Future) -> None:
+    try:
+        future.set_result(socket.getaddrinfo(*key, type=socket.SOCK_STREAM))
+    except BaseException as error:  # handed to every attempt waiting for this name
+        future.set_exception(error)
+    finally:
+        with _lookups_lock:
+            del _lookups[key]
+
+
+def resolve(host: str, port: int) -> list[tuple]:
+    """getaddrinfo for host, given up at the attempt's deadline. The lookup runs on a thread of its own, shared by
+    every attempt at the same name while it runs: a name server that never answers holds that one thread (until
+    the resolver gives up), never the worker's, and never more threads than names."""
+    with _lookups_lock:
+        future = _lookups.get((host, port))
+        if future is None:
+            future = _lookups[host, port] = Future()
+            threading.Thread(target=_look_up, args=((host, port), future), daemon=True).start()
+    remaining = _within_deadline(None)
+    try:
+        return future.result(timeout=None if remaining == float("inf") else remaining)
+    except FutureTimeoutError:
+        raise BlockedAddressError(f"{host} did not resolve within the attempt's time") from None
+
+
 def checked_address(host: str, port: int, allow_private: bool, allowed: list[IPv4Network | IPv6Network]) -> str:
     """An address of host that may be called: a public one, or one in allowed, or any when allow_private."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = resolve(host, port)
     except (OSError, UnicodeError) as error:  # UnicodeError: a label IDNA refuses (over 63 characters)
         raise BlockedAddressError(f"{host} does not resolve: {error}") from None
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     for address in addresses:
         if allow_private or is_public(address) or any(address in network for network in allowed):
             return str(address)
-    raise BlockedAddressError(f"{host} resolves only to addresses that are not public: {addresses[0]}")
+    # The address itself is not named: the answer would map this network's private names for whoever asks.
+    raise BlockedAddressError(f"{host} resolves only to addresses that are not public")
 
 
 def _within_deadline(timeout: float | None) -> float:
@@ -150,27 +185,24 @@ class Policy:
 
 
 def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], policy: Policy) -> Answer:
-    """POST body to url through its checked address within policy.total_seconds; httpx errors and
-    BlockedAddressError pass through."""
+    """POST body to url through its checked address within policy.total_seconds, the lookup included; httpx
+    errors and BlockedAddressError pass through."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = checked_address(host, port, policy.allow_private, policy.allowed)
-    literal = f"[{address}]" if ":" in address else address
-    pinned = urlunsplit(parts._replace(netloc=f"{literal}:{port}"))
     request_headers = headers | {"Host": parts.netloc.rsplit("@", 1)[-1]}
-    with (
-        attempt_deadline(policy.total_seconds),
-        client.stream(
-            "POST", pinned, content=body, headers=request_headers, extensions={"sni_hostname": host}
-        ) as response,
-    ):
-        # Only the first bytes are kept: an endpoint that answers a gigabyte costs this worker nothing.
-        excerpt = b""
-        for chunk in response.iter_raw():
-            excerpt += chunk
-            if len(excerpt) >= EXCERPT_BYTES:
-                break
+    with attempt_deadline(policy.total_seconds):
+        address = checked_address(host, port, policy.allow_private, policy.allowed)
+        literal = f"[{address}]" if ":" in address else address
+        pinned = urlunsplit(parts._replace(netloc=f"{literal}:{port}"))
+        sni = {"sni_hostname": host}
+        with client.stream("POST", pinned, content=body, headers=request_headers, extensions=sni) as response:
+            # Only the first bytes are kept: an endpoint that answers a gigabyte costs this worker nothing.
+            excerpt = b""
+            for chunk in response.iter_raw():
+                excerpt += chunk
+                if len(excerpt) >= EXCERPT_BYTES:
+                    break
     text = excerpt[:EXCERPT_BYTES].decode("utf-8", "replace")
     return Answer(response.status_code, retry_after(response.headers.get("Retry-After")), text)
 

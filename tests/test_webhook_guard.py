@@ -1,6 +1,9 @@
 """Nothing a shop's endpoint does, and nothing its URL resolves to, can turn the worker against us: the SSRF
 guard, and property-based hostile answers from a real receiving server."""
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from ipaddress import ip_network
 from typing import Any
@@ -13,7 +16,8 @@ from hypothesis import strategies as st
 
 from app import create_app
 from db_models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, db
-from jobs.safe_http import EXCERPT_BYTES, BlockedAddressError, checked_address
+from jobs import safe_http
+from jobs.safe_http import EXCERPT_BYTES, BlockedAddressError, Policy, checked_address
 from tests.receiver import Receiver, Reply
 from tests.webhook_worker import deliver_due, deliveries, retries_due_now
 
@@ -130,3 +134,40 @@ def test_any_answer_is_recorded_and_never_breaks_the_worker(
     log = client.get("/webhooks/endpoints/1/deliveries?limit=1").get_json()["deliveries"][0]["attempt_log"]
     assert log and all(len(attempt["response_excerpt"] or "") <= EXCERPT_BYTES for attempt in log)
     assert client.get("/health").status_code == 200
+
+
+def test_a_name_server_that_never_answers_costs_an_attempt_its_deadline_and_one_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answer, lookups, real_lookup = threading.Event(), [], socket.getaddrinfo
+
+    def never_answering(host: str, *args: Any, **kwargs: Any) -> list:
+        if host != "slow-dns.example":
+            return real_lookup(host, *args, **kwargs)
+        lookups.append(host)
+        answer.wait(30)
+        return real_lookup("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", never_answering)
+    guard = Policy(allow_private=True, allowed=[], total_seconds=0.5)
+    with safe_http.client() as client:
+        started = time.monotonic()
+        for _ in range(3):  # the worker's next attempts at the same name wait on the first lookup
+            with pytest.raises(BlockedAddressError, match="did not resolve within"):
+                safe_http.post(client, "http://slow-dns.example/hook", b"{}", {}, guard)
+        assert time.monotonic() - started < 3 * 0.5 + 1
+        assert lookups == ["slow-dns.example"]
+        answer.set()
+        with Receiver() as receiver:
+            url = f"http://slow-dns.example:{receiver.port}/hook"
+            deadline = time.monotonic() + 5
+            while safe_http._lookups and time.monotonic() < deadline:  # the first lookup finishing frees the name
+                time.sleep(0.01)
+            assert safe_http.post(client, url, b"{}", {}, guard).status_code == 200
+
+
+def test_a_refused_endpoint_is_not_told_which_private_address_its_name_has(guarded_config: dict) -> None:
+    client = create_app(guarded_config).test_client()
+    message = client.post("/webhooks/endpoints", json={"url": "http://localhost/x"}).get_json()["error"]["message"]
+    assert "not public" in message
+    assert "127.0.0.1" not in message and "::1" not in message
