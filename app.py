@@ -23,7 +23,7 @@ from db_models import db
 from db_models.connections import configure_engine
 from extensions import limiter, migrate, socketio
 from log_setup import configure_logging, register_request_ids
-from middleware import TrustedHosts, WholeBody, flat_call, origin_checker
+from middleware import TrustedHosts, WholeBody, flat_call, origin_checker, socketio_headers
 from pix.providers import ApiPixProvider, StaticProvider
 from pix.psp_client import ApiPixClient
 from routes import admin, api, api_pix_webhook, bank_webhooks, docs, monitoring, pages, refunds, webhook_endpoints
@@ -115,8 +115,9 @@ def register_pix_provider(app: Flask) -> None:
 
 
 def register_middleware(app: Flask) -> None:
-    """Wrap everything, Socket.IO included: proxy headers first, then the Host check, then whole bodies."""
-    app.wsgi_app = WholeBody(flat_call(app.wsgi_app), app.config["MAX_CONTENT_LENGTH"])
+    """Wrap everything, Socket.IO included: proxy headers first, then the Host check, then whole bodies, then
+    Engine.IO's own answers' headers."""
+    app.wsgi_app = WholeBody(socketio_headers(flat_call(app.wsgi_app)), app.config["MAX_CONTENT_LENGTH"])
     if app.config["TRUSTED_HOST_RULES"]:
         app.wsgi_app = TrustedHosts(flat_call(app.wsgi_app), app.config["TRUSTED_HOST_RULES"])
     if app.config["PROXY_FIX_HOPS"]:

@@ -1,4 +1,5 @@
-"""WSGI layers in front of everything, Socket.IO included: trusted hosts with their ports, and whole bodies."""
+"""WSGI layers in front of everything, Socket.IO included: trusted hosts with their ports, whole bodies, and the
+security headers on what Engine.IO answers itself."""
 
 import io
 import json
@@ -24,8 +25,9 @@ def flat_call(app: WSGIApp) -> WSGIApp:
     return app if isinstance(app, types.FunctionType | types.MethodType) else app.__call__
 
 
-# What every answer carries (routes/security_headers.py sets them on Flask's); an error here is JSON, never a page.
-ERROR_HEADERS = [
+# What every answer Flask does not make carries (routes/security_headers.py sets Flask's): JSON or Engine.IO
+# packets, never a page.
+BARE_HEADERS = [
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
     ("Referrer-Policy", "no-referrer"),
@@ -41,10 +43,28 @@ def json_error(start_response: Callable[..., Any], status: int, code: str, messa
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(body))),
             ("Connection", "close"),
-            *ERROR_HEADERS,
+            *BARE_HEADERS,
         ],
     )
     return [body]
+
+
+def socketio_headers(app: WSGIApp, prefix: str = "/socket.io/") -> WSGIApp:
+    """app, with BARE_HEADERS added to the answers Engine.IO writes itself (polling packets carry what clients
+    sent, and must never be sniffed as a page)."""
+
+    def call(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if not environ.get("PATH_INFO", "").startswith(prefix):
+            return app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _ in headers}
+            headers += [(name, value) for name, value in BARE_HEADERS if name.lower() not in present]
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return call
 
 
 def split_host(host: str) -> tuple[str, int | None]:

@@ -85,6 +85,20 @@ def test_hosts_are_trusted_with_their_ports(shop_client: FlaskClient, base_url: 
         assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
+def test_what_engineio_answers_itself_carries_the_security_headers(client: FlaskClient) -> None:
+    # Polling packets carry what clients sent: no browser may sniff one as a page, nor frame it.
+    answers = [
+        client.get(HANDSHAKE),  # a handshake
+        client.get(HANDSHAKE + "&sid=no-such-session"),  # Engine.IO's own refusal
+        client.get(HANDSHAKE, headers={"Origin": "https://evil.example"}),  # a foreign origin's refusal
+    ]
+    assert [answer.status_code for answer in answers] == [200, 400, 400]
+    for answer in answers:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+        assert answer.headers["Referrer-Policy"] == "no-referrer"
+
+
 def test_the_socketio_handshake_obeys_the_host_rules(shop_client: FlaskClient) -> None:
     refused = shop_client.get(HANDSHAKE, headers={"Host": "loja.example.com:8080"})
     assert (refused.status_code, refused.get_json()["error"]["code"]) == (400, "invalid_host")
