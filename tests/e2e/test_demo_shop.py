@@ -63,3 +63,30 @@ def test_a_forged_return_link_is_not_believed(server_with_worker: LiveServer, pa
     query = "payment_id=1&order_id=pedido-1&status=paid&ts=1900000000&signature=forged"
     page.goto(f"{server_with_worker.url}/demo-shop/retorno?{query}")
     expect(page.get_by_role("heading", name="Link inválido")).to_be_visible()
+
+
+def paid_on_the_demo_form(server: LiveServer, page: Page, value: str) -> None:
+    """A payment made on the demo form (so it returns to the demo shop), paid, its page showing it."""
+    page.goto(f"{server.url}/")
+    page.get_by_label("Valor (R$)").fill(value)
+    page.get_by_role("button", name="Gerar cobrança PIX").click()
+    page.wait_for_url("**/payments/pix/*")
+    assert server.confirm(payment_behind(server, page.url))[0] == 200
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=3000)
+
+
+def test_the_paid_buyer_goes_back_to_the_shop_by_themselves_unless_they_choose_to_stay(
+    server_with_worker: LiveServer, context: BrowserContext, page: Page
+) -> None:
+    staying = context.new_page()
+    paid_on_the_demo_form(server_with_worker, staying, "10,00")
+    expect(staying.get_by_text("Você volta para a loja em")).to_be_visible()
+    # A time limit the buyer can turn off (WCAG 2.2.1): reading the receipt, they stay as long as they like.
+    staying.get_by_role("button", name="Ficar nesta página").click()
+    expect(staying.get_by_text("Volte à loja quando quiser")).to_be_visible()
+
+    paid_on_the_demo_form(server_with_worker, page, "11,00")
+    expect(page.get_by_text("segundo")).to_be_visible()
+    expect(page.get_by_role("heading", name="Obrigado pela compra!")).to_be_visible(timeout=7000)
+    staying.wait_for_timeout(1000)  # by now, more than the 5 s since it was paid
+    expect(staying.get_by_role("heading", name="Pedido confirmado!")).to_be_visible()
