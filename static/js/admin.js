@@ -11,6 +11,9 @@
   var followed = document.querySelector("[data-live][data-payment]");
   var paymentId = followed ? Number(followed.dataset.payment) : null;
   var connected = false;
+  // Tickets last TICKET_HOURS: every page fetched brings a fresh one, for the next time the socket connects.
+  var ticket = live.dataset.ticket;
+  var refusals = 0;
   var inFlight = false;
   var again = false;
   var lastRefresh = 0;
@@ -26,8 +29,7 @@
     liveText.textContent = text;
   }
 
-  function swapSections(html) {
-    var fresh = new DOMParser().parseFromString(html, "text/html");
+  function swapSections(fresh) {
     document.querySelectorAll("[data-live][id]").forEach(function (section) {
       var replacement = fresh.getElementById(section.id);
       if (replacement) section.replaceWith(document.importNode(replacement, true));
@@ -47,8 +49,13 @@
       })
       .then(function (html) {
         if (html === null) return;
-        swapSections(html);
+        var fresh = new DOMParser().parseFromString(html, "text/html");
+        swapSections(fresh);
+        var freshLive = fresh.getElementById("operator-live");
+        if (freshLive) ticket = freshLive.dataset.ticket;
         if (connected) setLive("connected", "Ao vivo · atualizado às " + time());
+        // Refused (an expired ticket, a server that restarted with a new token): try again with the fresh one.
+        if (!socket.connected && !socket.active) socket.connect();
       })
       .catch(function () { /* offline: the next event or idle refresh tries again */ })
       .then(function () {
@@ -67,9 +74,13 @@
     timer = window.setTimeout(refresh, wait);
   }
 
-  var socket = io("/operadores", { auth: { ticket: live.dataset.ticket }, transports: ["websocket", "polling"] });
+  var socket = io("/operadores", {
+    auth: function (send) { send({ ticket: ticket }); },
+    transports: ["websocket", "polling"],
+  });
   socket.on("connect", function () {
     connected = true;
+    refusals = 0;
     setLive("connected", "Ao vivo");
     schedule(); // whatever happened while disconnected
   });
@@ -79,8 +90,10 @@
   });
   socket.on("connect_error", function () {
     connected = false;
-    setLive("reconnecting", socket.active ? "Reconectando… atualizando a cada 15 s"
-      : "Sem conexão ao vivo: recarregue a página");
+    setLive("reconnecting", "Reconectando… atualizando a cada 15 s");
+    // Refused: the next page fetched brings a fresh ticket, and the socket tries it; at once the first time,
+    // then with the idle refreshes, so a server that keeps refusing is asked every 15 s, not every second.
+    if (!socket.active && ++refusals === 1) schedule();
   });
   socket.on("operacao", function (event) {
     if (paymentId === null || (event && event.payment && event.payment.id === paymentId)) schedule();

@@ -128,3 +128,25 @@ def test_an_operator_refunds_a_late_payment_through_the_psp(operated, page: Page
     with simulator.client() as control:
         [pix] = control.get("/sim/state").json()["pix"]
     assert [refund["status"] for refund in pix["devolucoes"]] == ["DEVOLVIDO"]
+
+
+# As if the page had been open longer than a ticket lasts: the dashboard's ticket is dead before its script reads it.
+EXPIRED_TICKET = """
+new MutationObserver(function (changes, observer) {
+  var live = document.getElementById("operator-live");
+  if (live) { live.dataset.ticket = "ran-out"; observer.disconnect(); }
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def test_a_dashboard_whose_ticket_ran_out_goes_live_again_without_a_reload(operated, page: Page) -> None:
+    checkout, _simulator = operated
+    log_in(page, checkout)
+    page.add_init_script(EXPIRED_TICKET)
+    page.goto(f"{checkout.url}/admin/")
+    expect(page.get_by_role("heading", name="Painel de operação")).to_be_visible()
+    page.evaluate("window.sameDocument = true")
+    expect(page.locator("#operator-live")).to_have_attribute("data-state", "connected", timeout=LIVE_WITHIN_MS)
+    payment = checkout.create_payment("12.00")
+    expect(payment_row(page, payment)).to_be_visible(timeout=LIVE_WITHIN_MS)
+    assert page.evaluate("window.sameDocument") is True
