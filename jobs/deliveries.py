@@ -5,6 +5,7 @@ process of its own; any number of them share the work through the database's lea
 """
 
 import base64
+import dataclasses
 import json
 import logging
 import os
@@ -144,9 +145,13 @@ def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> li
     in one transaction (so a failure leaves the outcomes to record again); log and count each attempt."""
     with app.app_context():
         try:
-            gone = record_outcomes(worker, finished)
-            for endpoint_id in gone:
-                disable_for_gone(endpoint_id, f"answered 410 Gone on {format_datetime(now_utc())}")
+            try:
+                gone = _record(worker, finished)
+            except Exception:
+                db.session.rollback()
+                if not finished:
+                    raise
+                finished, gone = _record_one_by_one(worker, finished)
             jobs = claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])  # commits all of it, or none
         finally:
             db.session.remove()
@@ -155,6 +160,43 @@ def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> li
     for endpoint_id in gone:
         log.warning("webhook endpoint %s answered 410 Gone: disabled, its events are kept", endpoint_id)
     return jobs
+
+
+def _record(worker: str, finished: list[Outcome]) -> set[int]:
+    gone = record_outcomes(worker, finished)
+    for endpoint_id in gone:
+        disable_for_gone(endpoint_id, f"answered 410 Gone on {format_datetime(now_utc())}")
+    return gone
+
+
+def _record_one_by_one(worker: str, finished: list[Outcome]) -> tuple[list[Outcome], set[int]]:
+    """The batch failed: each outcome in a transaction of its own, so one that cannot be stored holds up no other.
+    One that still fails is stored without what the endpoint answered (its schedule goes on to the dead letter),
+    or else left out: its delivery, still leased, is tried again when the lease runs out, never lost. When none
+    can be stored, the database is what failed: the batch's error stands, and every outcome is kept."""
+    recorded, gone, error = [], set(), None
+    for outcome in finished:
+        for candidate in (outcome, _without_answer(outcome)):
+            try:
+                gone |= _record(worker, [candidate])
+                db.session.commit()
+                recorded.append(candidate)
+                break
+            except Exception as failure:
+                db.session.rollback()
+                error = failure
+        else:
+            log.error("webhook delivery %s: its attempt could not be recorded (%s)", outcome.job.delivery_id, error)
+    if not recorded:
+        raise error or RuntimeError("nothing to record")
+    return recorded, gone
+
+
+def _without_answer(outcome: Outcome) -> Outcome:
+    if outcome.attempt is None:
+        return outcome
+    kept = {"error": "the endpoint's answer could not be stored", "response_excerpt": None}
+    return dataclasses.replace(outcome, attempt=outcome.attempt | kept)
 
 
 def _account(outcome: Outcome) -> None:

@@ -244,3 +244,26 @@ def test_an_endpoint_enabled_while_an_event_is_being_recorded_gets_that_event(
         deliver_due(app)
         # Before, the event in flight kept the endpoint's "held" and never went: nor did the payment's later ones.
         assert [event["type"] for event in receiver.events()] == ["payment.created", "payment.refused"]
+
+
+def test_an_attempt_that_cannot_be_recorded_holds_up_no_other(
+    app: Flask, client: FlaskClient, make_payment: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some answer no one foresaw breaks its row (here: the NUL byte, with the cleaning that handles it undone).
+    monkeypatch.setattr("jobs.deliveries.storable", lambda text: text)
+    poisoned = Reply(500, body=b"\x00 erro \x00")
+    with Receiver(answer=lambda _n, _r: poisoned) as broken, Receiver() as healthy:
+        add_endpoint(client, broken.url)
+        add_endpoint(client, healthy.url)
+        make_payment()
+        jobs = exchange(app, "test-worker", [], 10)
+        outcomes = [attempt_safely(job, policy(app)) for job in jobs]
+        make_payment()
+        # Before, the whole batch failed in every round: nothing recorded, nothing more claimed, for every shop.
+        assert len(exchange(app, "test-worker", outcomes, 10)) == 2
+    first_payment = min(d.payment_id for d in deliveries(app))
+    # The broken endpoint was added first: its id is the lower.
+    kept, delivered = sorted((d for d in deliveries(app) if d.payment_id == first_payment), key=lambda d: d.endpoint_id)
+    assert (delivered.status, delivered.attempts) == (DeliveryStatus.DELIVERED, 1)
+    assert (kept.status, kept.attempts, kept.locked_by) == (DeliveryStatus.PENDING, 1, None)  # on its schedule
+    assert kept.last_error == "the endpoint's answer could not be stored"
