@@ -52,6 +52,8 @@ class Payment(db.Model):
     event_sequence: Mapped[int] = mapped_column(Integer, default=0)
     # When payment.expired was recorded: once, by whichever process saw the deadline pass first.
     expiry_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When reconciliation last asked the PSP about this charge (GET /cob): the never asked and longest unasked first.
+    charge_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def value(self) -> Decimal:

@@ -24,7 +24,7 @@ from pix.api_pix import InvalidPixItemError, ReceivedPix, item_json
 from pix.psp_client import ApiPixClient, PspError
 from repository.bank_notices import BankNotice, apply_notice, digest_key, keep_unreadable_notice
 from repository.leases import last_success, release_lease, take_lease
-from repository.payments import unpaid_charges
+from repository.payments import mark_charges_checked, unpaid_charges
 from repository.refunds import record_refund_state
 
 log = logging.getLogger(__name__)
@@ -65,21 +65,23 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
     holder, started = holder_name(), now_utc()
     if not take_lease(JOB, holder, LEASE):
         return None
-    report, finished = Report(), False
+    report, finished, checked = Report(), False, []
     try:
         since = (last_success(JOB) or started - FIRST_LOOKBACK) - OVERLAP
         for pix in client.received_pix(since, started):
             report.pix_seen += 1
             _take(pix, clock_tolerance, report)
         for payment in unpaid_charges("api-pix", started - RECENTLY_EXPIRED, started, MAX_CHARGES_PER_RUN):
-            report.charges_checked += 1
             for pix in client.charge(payment.txid).received:
                 _take(pix, clock_tolerance, report)
+            checked.append(payment.id)
+            report.charges_checked += 1
         report.refunds_settled = settle_refunds(client)
         finished = True
     except PspError as error:
         report.errors.append(str(error))
     finally:
+        mark_charges_checked(checked, started)  # those asked about wait behind the others next time
         # Only a run that went through moves the window on: one that raised must be looked at again.
         release_lease(JOB, holder, started if finished else None)
     log.info("reconciliation: %s", report.summary())

@@ -60,7 +60,7 @@ def add_payment(
     } | shop
     # One INSERT, without the unit of work: this runs in every creation, and nothing changes the row after it.
     payment_id = db.session.connection().execute(_INSERT, values).scalar_one()
-    return Payment(id=payment_id, paid_at=None, expiry_announced_at=None, **values)
+    return Payment(id=payment_id, paid_at=None, expiry_announced_at=None, charge_checked_at=None, **values)
 
 
 def create_payment(value: Decimal, charge: IssuedCharge, provider: str, expires_in: timedelta, **shop: Any) -> Payment:
@@ -121,10 +121,12 @@ def database_is_up() -> bool:
 
 
 def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime, limit: int) -> list[Payment]:
-    """Pending payments of provider whose deadline falls in [deadline_from, deadline_to], the latest deadline first.
+    """Pending payments of provider whose deadline falls in [deadline_from, deadline_to]: those never checked
+    first, the latest deadline first among them, then those checked longest ago.
 
-    Latest first: each is asked about in the runs right after its deadline, while its money is likeliest to be
-    on the way. Oldest first, charges abandoned earlier in the window took every place, run after run."""
+    However many deadlines a run's limit leaves out, each charge is asked about in turn: first while its money
+    is likeliest to be on the way, then again as the others have been. Ordered by deadline alone, the latest
+    limit took every place, run after run, and the rest were never asked about."""
     query = (
         db.select(Payment)
         .where(
@@ -133,10 +135,17 @@ def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime
             Payment.expiration_date >= deadline_from,
             Payment.expiration_date <= deadline_to,
         )
-        .order_by(Payment.expiration_date.desc())
+        .order_by(Payment.charge_checked_at.asc().nulls_first(), Payment.expiration_date.desc())
         .limit(limit)
     )
     return list(db.session.execute(query).scalars())
+
+
+def mark_charges_checked(payment_ids: list[int], at: datetime) -> None:
+    """Record that the PSP was asked about these charges at at; committed."""
+    if payment_ids:
+        with transaction():
+            db.session.execute(update(Payment).where(Payment.id.in_(payment_ids)).values(charge_checked_at=at))
 
 
 def announce_expired(deadline_before: datetime, record: Callable[[Payment], object], limit: int = 200) -> int:

@@ -156,3 +156,23 @@ def test_the_command_prints_what_it_did(app: Flask, psp: FakePsp, make_payment: 
     assert output.strip() == "1 Pix listed, 0 charges checked: 1 applied"
     with app.app_context():
         assert db.session.execute(db.select(BankNotification.source)).scalars().all() == ["reconciliation"]
+
+
+def test_more_deadlines_than_a_run_asks_about_are_each_asked_about_in_turn(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    # A busy hour: twice as many charges ran out unpaid as one run checks, and the earliest of them was paid.
+    payments = [make_payment("5.00") for _ in range(2 * MAX_CHARGES_PER_RUN)]
+    with app.app_context():
+        now = datetime.now(UTC)
+        for minutes, payment in enumerate(payments, start=1):
+            deadline = now - timedelta(minutes=minutes / 10)  # the first the latest, the last 10 minutes ago
+            db.session.execute(db.update(Payment).where(Payment.id == payment["id"]).values(expiration_date=deadline))
+        db.session.commit()
+    earliest = payments[-1]
+    psp.pay(earliest["txid"], "5.00", at=datetime.now(UTC) - timedelta(minutes=11))  # before its deadline
+    psp.listing_lags = True
+    assert run(app).charges_checked == MAX_CHARGES_PER_RUN
+    assert not stored(app, earliest).paid  # the latest deadlines went first
+    assert run(app).charges_checked == MAX_CHARGES_PER_RUN
+    assert stored(app, earliest).paid  # before, the same 50 were asked about again, and this one never
