@@ -81,9 +81,9 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
     except PspError as error:
         report.errors.append(str(error))
     finally:
-        mark_charges_checked(checked, started)  # those asked about wait behind the others next time
         # Only a run that went through moves the window on: one that raised must be looked at again.
         release_lease(JOB, holder, started if finished else None)
+        mark_charges_checked(checked, started)  # those asked about wait behind the others next time
     log.info("reconciliation: %s", report.summary())
     metrics.RECONCILIATION_RUNS.labels("failed" if report.errors else "ok").inc()
     for outcome, count in report.outcomes.items():
