@@ -25,7 +25,7 @@ from standardwebhooks.webhooks import Webhook
 import metrics
 from db_models import DeliveryStatus, db
 from db_models.base import now_utc
-from jobs import safe_http
+from jobs import reconciliation, safe_http
 from jobs.safe_http import Policy
 from live_status import publish_dead_delivery
 from repository.deliveries import Job, Outcome, claim_jobs, record_outcomes
@@ -230,11 +230,17 @@ def _account(outcome: Outcome) -> None:
 
 
 def sweep(app: Flask) -> int:
-    """Record payment.expired for the payments whose deadline passed (once each), and forget old idempotency keys."""
+    """Record payment.expired for the payments whose deadline passed (once each, a PSP's charge once the PSP
+    said it is unpaid), and forget old idempotency keys."""
     with app.app_context():
         try:
-            tolerance = app.config["PIX_CLOCK_TOLERANCE"]
-            expired = announce_expired(now_utc() - tolerance, lambda payment: payment_event("payment.expired", payment))
+            now, tolerance = now_utc(), app.config["PIX_CLOCK_TOLERANCE"]
+            expired = announce_expired(
+                now - tolerance,
+                lambda payment: payment_event("payment.expired", payment),
+                asked_of=reconciliation.PROVIDER,
+                unasked_before=now - reconciliation.RECENTLY_EXPIRED,
+            )
             metrics.PAYMENTS_EXPIRED.inc(expired)
             forget_old_keys(timedelta(hours=app.config["PIX_IDEMPOTENCY_HOURS"]))
             return expired

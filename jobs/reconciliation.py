@@ -2,7 +2,8 @@
 
 A webhook can be lost (the PSP gave up, our endpoint was down, a proxy dropped it). Every run lists the Pix the
 PSP received since the last good run (GET /pix, overlapping a little), and looks at the charges whose deadline
-just passed unpaid (GET /cob/{txid}), so no paid order stays pending for longer than a run's interval; and it sends
+just passed unpaid (GET /cob/{txid}), so no paid order stays pending for longer than a run's interval, and no
+unpaid one is announced expired before the PSP has said so; and it sends
 the refunds not sent yet and asks about the ones in progress. Notices
 are idempotent (one per endToEndId), so seeing a Pix again changes nothing; a lease keeps concurrent runs in
 several processes from doing the work twice.
@@ -33,6 +34,7 @@ SOURCE = "reconciliation"
 LEASE = timedelta(minutes=5)
 FIRST_LOOKBACK = timedelta(hours=24)  # the first run ever looks back this far
 OVERLAP = timedelta(minutes=5)  # a PSP may list a Pix a little after its horario
+PROVIDER = "api-pix"  # the charges it asks the PSP about
 RECENTLY_EXPIRED = timedelta(hours=1)  # charges whose deadline passed this recently are asked about one by one
 MAX_CHARGES_PER_RUN = 50
 
@@ -71,7 +73,10 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
         for pix in client.received_pix(since, started):
             report.pix_seen += 1
             _take(pix, clock_tolerance, report)
-        for payment in unpaid_charges("api-pix", started - RECENTLY_EXPIRED, started, MAX_CHARGES_PER_RUN):
+        # Asked about only once their deadline is behind the PSP's clock too, an unpaid answer is final: the
+        # expiry sweep waits for it (charge_checked_at) before it tells the shop payment.expired.
+        asked = unpaid_charges(PROVIDER, started - RECENTLY_EXPIRED, started - clock_tolerance, MAX_CHARGES_PER_RUN)
+        for payment in asked:
             for pix in client.charge(payment.txid).received:
                 _take(pix, clock_tolerance, report)
             checked.append(payment.id)

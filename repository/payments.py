@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, update
+from sqlalchemy import Row, bindparam, or_, update
 
 from db_models import Payment, PaymentStatus, db
 from db_models.base import now_utc
@@ -148,15 +148,31 @@ def mark_charges_checked(payment_ids: list[int], at: datetime) -> None:
             db.session.execute(update(Payment).where(Payment.id.in_(payment_ids)).values(charge_checked_at=at))
 
 
-def announce_expired(deadline_before: datetime, record: Callable[[Payment], object], limit: int = 200) -> int:
+def announce_expired(
+    deadline_before: datetime,
+    record: Callable[[Payment], object],
+    *,
+    asked_of: str,
+    unasked_before: datetime,
+    limit: int = 200,
+) -> int:
     """Mark unpaid payments whose deadline is before deadline_before as announced, once each, calling record
-    for each in the same transaction (it writes payment.expired); how many."""
+    for each in the same transaction (it writes payment.expired); how many.
+
+    A charge at a PSP (provider asked_of) is announced only once the PSP was asked about it after its deadline
+    (charge_checked_at), since a Pix made in time may still be on its way to us; or, should nobody have asked,
+    once its deadline is before unasked_before."""
     due = (
         db.select(Payment.id)
         .where(
             Payment.status == PaymentStatus.PENDING,
             Payment.expiration_date < deadline_before,
             Payment.expiry_announced_at.is_(None),
+            or_(
+                Payment.provider != asked_of,
+                Payment.charge_checked_at.is_not(None),
+                Payment.expiration_date < unasked_before,
+            ),
         )
         .limit(limit)
     )

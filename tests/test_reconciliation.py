@@ -10,8 +10,9 @@ from flask import Flask
 from flask_socketio import SocketIOTestClient
 
 from app import create_app
-from db_models import BankNotification, Payment, db
-from jobs.reconciliation import MAX_CHARGES_PER_RUN, reconcile
+from db_models import BankNotification, OutboxEvent, Payment, db
+from jobs.deliveries import sweep
+from jobs.reconciliation import MAX_CHARGES_PER_RUN, RECENTLY_EXPIRED, reconcile
 from repository.leases import last_success, take_lease
 from tests.fake_psp import FakePsp, with_fake_psp
 from tests.test_api_pix_provider import PSP
@@ -176,3 +177,53 @@ def test_more_deadlines_than_a_run_asks_about_are_each_asked_about_in_turn(
     assert not stored(app, earliest).paid  # the latest deadlines went first
     assert run(app).charges_checked == MAX_CHARGES_PER_RUN
     assert stored(app, earliest).paid  # before, the same 50 were asked about again, and this one never
+
+
+def deadline_passed(app: Flask, payment: dict, ago: timedelta) -> None:
+    with app.app_context():
+        deadline = datetime.now(UTC) - ago
+        db.session.execute(db.update(Payment).where(Payment.id == payment["id"]).values(expiration_date=deadline))
+        db.session.commit()
+
+
+def events_of(app: Flask, payment: dict) -> list[str]:
+    with app.app_context():
+        query = db.select(OutboxEvent.type).where(OutboxEvent.payment_id == payment["id"])
+        return list(db.session.execute(query.order_by(OutboxEvent.sequence)).scalars())
+
+
+def test_a_charge_paid_in_time_whose_webhook_is_late_is_never_announced_expired(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    payment = make_payment("9.00")
+    deadline_passed(app, payment, timedelta(minutes=2))
+    psp.pay(payment["txid"], "9.00", at=datetime.now(UTC) - timedelta(minutes=3))  # in time; its webhook is late
+    psp.listing_lags = True
+    assert sweep(app) == 0  # before, the shop was told payment.expired here, and payment.paid a minute later
+    run(app)
+    assert sweep(app) == 0
+    assert events_of(app, payment) == ["payment.created", "payment.paid"]
+
+
+def test_an_unpaid_charge_is_announced_expired_once_the_psp_said_so_after_its_deadline(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    just_now, a_while_ago = make_payment("4.00"), make_payment("5.00")
+    deadline_passed(app, just_now, timedelta(seconds=5))  # within the clock tolerance: the PSP may still take it
+    deadline_passed(app, a_while_ago, timedelta(minutes=2))
+    assert sweep(app) == 0
+    assert run(app).charges_checked == 1
+    assert sweep(app) == 1
+    assert events_of(app, a_while_ago) == ["payment.created", "payment.expired"]
+    assert events_of(app, just_now) == ["payment.created"]
+
+
+def test_a_charge_nobody_asked_the_psp_about_is_announced_expired_an_hour_after_its_deadline(
+    app: Flask, make_payment: Any
+) -> None:
+    payment = make_payment("6.00")
+    deadline_passed(app, payment, RECENTLY_EXPIRED - timedelta(minutes=1))
+    assert sweep(app) == 0
+    deadline_passed(app, payment, RECENTLY_EXPIRED + timedelta(minutes=1))  # reconciliation asks no more
+    assert sweep(app) == 1
+    assert events_of(app, payment) == ["payment.created", "payment.expired"]
