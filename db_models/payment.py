@@ -52,7 +52,7 @@ class Payment(db.Model):
     event_sequence: Mapped[int] = mapped_column(Integer, default=0)
     # When payment.expired was recorded: once, by whichever process saw the deadline pass first.
     expiry_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # When reconciliation last asked the PSP about this charge (GET /cob): the never asked and longest unasked first.
+    # When the PSP last said no Pix can come for this charge (GET /cob): its expiry is announced after that.
     charge_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property

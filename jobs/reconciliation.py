@@ -22,7 +22,7 @@ from db_models.base import now_utc
 from jobs.refunds import settle_refunds
 from live_status import publish_event
 from pix.api_pix import InvalidPixItemError, ReceivedPix, item_json
-from pix.psp_client import ApiPixClient, PspError
+from pix.psp_client import ApiPixClient, Charge, PspError
 from repository.bank_notices import BankNotice, apply_notice, digest_key, keep_unreadable_notice
 from repository.leases import last_success, release_lease, take_lease
 from repository.payments import mark_charges_checked, unpaid_charges
@@ -73,14 +73,19 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
         for pix in client.received_pix(since, started):
             report.pix_seen += 1
             _take(pix, clock_tolerance, report)
-        # Asked about only once their deadline is behind the PSP's clock too, an unpaid answer is final: the
-        # expiry sweep waits for it (charge_checked_at) before it tells the shop payment.expired.
+        # Asked about once their deadline is behind the PSP's clock too; an answer that no Pix can come any more
+        # is what the expiry sweep waits for (charge_checked_at) before it tells the shop payment.expired.
         asked = unpaid_charges(PROVIDER, started - RECENTLY_EXPIRED, started - clock_tolerance, MAX_CHARGES_PER_RUN)
         for payment in asked:
-            for pix in client.charge(payment.txid).received:
+            if (charge := _ask(client, payment.id, payment.txid, report)) is None:
+                continue
+            for pix in charge.received:
                 _take(pix, clock_tolerance, report)
-            checked.append(payment.id)
             report.charges_checked += 1
+            if charge.closed_unpaid(started - clock_tolerance):
+                checked.append(payment.id)
+            elif charge.status == "CONCLUIDA" and not charge.received:
+                log.warning("the PSP says payment %s's charge is paid, but shows no Pix for it", payment.id)
         report.refunds_settled = settle_refunds(client)
         finished = True
     except PspError as error:
@@ -94,6 +99,18 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
     for outcome, count in report.outcomes.items():
         metrics.RECONCILIATION_FOUND.labels(str(outcome)).inc(count)
     return report
+
+
+def _ask(client: ApiPixClient, payment_id: int, txid: str, report: Report) -> Charge | None:
+    """GET /cob/{txid}, or None when the PSP refuses this one charge (unknown to it, described unreadably): one
+    such charge stops no other from being asked. A PSP that is down fails the run."""
+    try:
+        return client.charge(txid)
+    except PspError as error:
+        if error.unavailable:
+            raise
+        report.errors.append(f"payment {payment_id}: {error}")
+        return None
 
 
 def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, report: Report) -> None:

@@ -7,17 +7,26 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from pix.api_pix import REFUND_STATUSES, InvalidPixItemError, ReceivedPix, money, money_text, read_received_pix
+from pix.api_pix import (
+    REFUND_STATUSES,
+    InvalidPixItemError,
+    ReceivedPix,
+    money,
+    money_text,
+    read_received_pix,
+    timestamp,
+)
 
 log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.6)  # between the attempts of a call
 TOKEN_MARGIN_SECONDS = 30  # renew a token this long before the PSP says it expires
+MAX_EXPIRY_SECONDS = 2**31 - 1  # calendario.expiracao is an int32
 
 
 class PspError(Exception):
@@ -50,6 +59,12 @@ class Charge:
     status: str
     pix_copy_paste: str
     received: list[ReceivedPix]
+    deadline: datetime | None = None  # calendario.criacao + expiracao, where the PSP gives them readably
+
+    def closed_unpaid(self, now: datetime) -> bool:
+        """Whether no Pix can come for it any more, as of now: not concluded, and past the PSP's own deadline
+        (a charge whose PUT the PSP took late runs out later than ours)."""
+        return self.status != "CONCLUIDA" and (self.deadline is None or self.deadline <= now)
 
 
 @dataclass(frozen=True)
@@ -144,7 +159,7 @@ class ApiPixClient:
         txid, status, code = answer.get("txid"), answer.get("status"), answer.get("pixCopiaECola", "")
         if not isinstance(txid, str) or not isinstance(status, str) or not isinstance(code, str):
             raise PspError("the PSP's charge has no txid, status or pixCopiaECola")
-        return Charge(txid=txid, status=status, pix_copy_paste=code, received=received)
+        return Charge(txid=txid, status=status, pix_copy_paste=code, received=received, deadline=_deadline(answer))
 
     def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         # Every API Pix call here is idempotent (the txid and refund id are ours), so each may be retried.
@@ -201,6 +216,17 @@ def _field(answer: object, *path: str) -> object:
             return None
         answer = answer.get(name)
     return answer
+
+
+def _deadline(answer: dict[str, Any]) -> datetime | None:
+    """When the charge stops taking Pix by the PSP's clock, or None where its calendario says so unreadably."""
+    seconds = _field(answer, "calendario", "expiracao")
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_EXPIRY_SECONDS:
+        return None
+    try:
+        return timestamp(_field(answer, "calendario", "criacao"), "calendario.criacao") + timedelta(seconds=seconds)
+    except InvalidPixItemError:
+        return None
 
 
 def _received_items(answer: dict[str, Any]) -> list[Any]:

@@ -121,12 +121,11 @@ def database_is_up() -> bool:
 
 
 def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime, limit: int) -> list[Payment]:
-    """Pending payments of provider whose deadline falls in [deadline_from, deadline_to]: those never checked
-    first, the latest deadline first among them, then those checked longest ago.
+    """Pending payments of provider whose deadline falls in [deadline_from, deadline_to] and that the PSP has not
+    said are closed yet (charge_checked_at), the latest deadline first: while its money is likeliest on the way.
 
-    However many deadlines a run's limit leaves out, each charge is asked about in turn: first while its money
-    is likeliest to be on the way, then again as the others have been. Ordered by deadline alone, the latest
-    limit took every place, run after run, and the rest were never asked about."""
+    A charge the PSP said is closed takes no place again, so however many deadlines a run's limit leaves out,
+    the next run asks about the next ones."""
     query = (
         db.select(Payment)
         .where(
@@ -134,15 +133,16 @@ def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime
             Payment.status == PaymentStatus.PENDING,
             Payment.expiration_date >= deadline_from,
             Payment.expiration_date <= deadline_to,
+            Payment.charge_checked_at.is_(None),
         )
-        .order_by(Payment.charge_checked_at.asc().nulls_first(), Payment.expiration_date.desc())
+        .order_by(Payment.expiration_date.desc())
         .limit(limit)
     )
     return list(db.session.execute(query).scalars())
 
 
 def mark_charges_checked(payment_ids: list[int], at: datetime) -> None:
-    """Record that the PSP was asked about these charges at at; committed."""
+    """Record that the PSP said at at that no Pix can come for these charges any more; committed."""
     if payment_ids:
         with transaction():
             db.session.execute(update(Payment).where(Payment.id.in_(payment_ids)).values(charge_checked_at=at))

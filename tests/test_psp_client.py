@@ -2,7 +2,7 @@
 
 import contextlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pix.api_pix import InvalidPixItemError
-from pix.psp_client import ApiPixClient, PspError, PspSettings
+from pix.psp_client import ApiPixClient, Charge, PspError, PspSettings
 
 SETTINGS = PspSettings(
     api_url="https://psp.test", token_url="https://psp.test/oauth/token", client_id="id", client_secret="s"
@@ -121,6 +121,33 @@ def test_a_lost_answer_to_a_charge_finds_the_charge_already_made(psp: Psp, clien
     assert client.create_charge("T" * 32, Decimal("10.50"), 60, "k", None).txid == "T" * 32
 
 
+@pytest.mark.parametrize(
+    ("calendario", "deadline"),
+    [
+        ({"criacao": "2026-12-01T10:00:00-03:00", "expiracao": 1800}, datetime(2026, 12, 1, 13, 30, tzinfo=UTC)),
+        ({"criacao": "yesterday", "expiracao": 60}, None),
+        ({"criacao": "0001-01-01T00:00:00Z", "expiracao": 60}, None),
+        ({"criacao": "2026-12-01T13:00:00Z", "expiracao": 2**40}, None),
+        ({"criacao": "2026-12-01T13:00:00Z", "expiracao": True}, None),
+        ({"expiracao": 60}, None),
+    ],
+)
+def test_a_charges_deadline_is_the_psps_own_where_its_calendario_gives_one(
+    psp: Psp, client: ApiPixClient, calendario: dict, deadline: datetime | None
+) -> None:
+    psp.script("GET", f"/v2/cob/{'T' * 32}", (200, CHARGE | {"calendario": calendario}))
+    assert client.charge("T" * 32).deadline == deadline
+
+
+def test_a_charge_is_closed_unpaid_once_past_the_psps_deadline_unless_it_was_paid() -> None:
+    deadline, second = datetime(2026, 12, 1, 13, 30, tzinfo=UTC), timedelta(seconds=1)
+    active = Charge("T" * 32, "ATIVA", "000201...", [], deadline=deadline)
+    assert (active.closed_unpaid(deadline - second), active.closed_unpaid(deadline)) == (False, True)
+    assert Charge("T" * 32, "REMOVIDA_PELO_PSP", "", [], deadline=deadline).closed_unpaid(deadline)
+    assert not Charge("T" * 32, "CONCLUIDA", "", [], deadline=deadline).closed_unpaid(deadline + second)
+    assert Charge("T" * 32, "ATIVA", "", []).closed_unpaid(deadline)  # no deadline of its own: ours judged
+
+
 def test_a_taken_txid_with_another_amount_stays_an_error(psp: Psp, client: ApiPixClient) -> None:
     psp.script("PUT", f"/v2/cob/{'T' * 32}", (400, {"detail": "txid em uso"}))
     psp.script("GET", f"/v2/cob/{'T' * 32}", (200, CHARGE))
@@ -168,6 +195,14 @@ api_pix_like = st.fixed_dictionaries(
         "pix": json_answers | st.lists(json_answers | st.just(PIX), max_size=2),
         "parametros": json_answers | st.fixed_dictionaries({"paginacao": json_answers}),
         "id": json_answers,
+        "calendario": json_answers
+        | st.fixed_dictionaries(
+            {},
+            optional={
+                "criacao": json_answers | st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat),
+                "expiracao": json_answers | st.integers(),
+            },
+        ),
     },
 )
 
@@ -195,4 +230,6 @@ def test_whatever_the_psp_answers_a_call_ends_in_a_result_or_a_psp_error(
         psp.script("GET", path, (status, body))
         psp.script("PUT", path, (status, body))
     with contextlib.suppress(PspError):  # what every caller handles: anything else is a 500 or a stopped job
-        CALLS[call](client)
+        result = CALLS[call](client)
+        if isinstance(result, Charge):
+            result.closed_unpaid(datetime.now(UTC))  # reconciliation's question of it answers, whatever it held

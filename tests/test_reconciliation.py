@@ -167,11 +167,11 @@ def test_more_deadlines_than_a_run_asks_about_are_each_asked_about_in_turn(
     with app.app_context():
         now = datetime.now(UTC)
         for minutes, payment in enumerate(payments, start=1):
-            deadline = now - timedelta(minutes=minutes / 10)  # the first the latest, the last 10 minutes ago
+            deadline = now - timedelta(minutes=1 + minutes / 10)  # the first the latest, the last 11 minutes ago
             db.session.execute(db.update(Payment).where(Payment.id == payment["id"]).values(expiration_date=deadline))
         db.session.commit()
     earliest = payments[-1]
-    psp.pay(earliest["txid"], "5.00", at=datetime.now(UTC) - timedelta(minutes=11))  # before its deadline
+    psp.pay(earliest["txid"], "5.00", at=datetime.now(UTC) - timedelta(minutes=12))  # before its deadline
     psp.listing_lags = True
     assert run(app).charges_checked == MAX_CHARGES_PER_RUN
     assert not stored(app, earliest).paid  # the latest deadlines went first
@@ -227,3 +227,49 @@ def test_a_charge_nobody_asked_the_psp_about_is_announced_expired_an_hour_after_
     deadline_passed(app, payment, RECENTLY_EXPIRED + timedelta(minutes=1))  # reconciliation asks no more
     assert sweep(app) == 1
     assert events_of(app, payment) == ["payment.created", "payment.expired"]
+
+
+def test_a_charge_the_psp_cannot_find_keeps_no_other_from_being_asked_about(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    lost, unpaid, paid = make_payment("3.00"), make_payment("4.00"), make_payment("5.00")
+    deadline_passed(app, lost, timedelta(minutes=1))  # the latest deadline: asked about first
+    deadline_passed(app, unpaid, timedelta(minutes=2))
+    deadline_passed(app, paid, timedelta(minutes=3))
+    psp.unknown.add(lost["txid"])
+    psp.pay(paid["txid"], "5.00", at=datetime.now(UTC) - timedelta(minutes=4))
+    psp.listing_lags = True
+    report = run(app)
+    assert report.charges_checked == 2 and "404" in report.errors[0]  # before, the run stopped at the first
+    assert stored(app, paid).paid
+    assert sweep(app) == 1  # the unpaid one; the one the PSP could not find waits for its answer, or the hour
+    assert events_of(app, unpaid)[-1] == "payment.expired"
+    assert events_of(app, lost) == ["payment.created"]
+
+
+def test_a_charge_the_psp_calls_paid_without_its_pix_is_not_announced_expired(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    payment = make_payment("7.00")
+    deadline_passed(app, payment, timedelta(minutes=2))
+    psp.charges[payment["txid"]]["status"] = "CONCLUIDA"  # its Pix not listed with it yet
+    run(app)
+    assert sweep(app) == 0  # before, an answer without a Pix was taken for "unpaid", whatever its status said
+
+
+def test_a_charge_whose_deadline_at_the_psp_is_later_than_ours_is_announced_expired_after_the_psps(
+    app: Flask, psp: FakePsp, make_payment: Any
+) -> None:
+    # The PSP took the PUT /cob late (retries, a slow answer): its deadline runs out two minutes after ours.
+    payment = make_payment("8.00")
+    deadline_passed(app, payment, timedelta(minutes=2))
+    created = datetime.now(UTC) - timedelta(minutes=1)
+    psp.charges[payment["txid"]]["calendario"] = {"criacao": created.isoformat(), "expiracao": 120}
+    run(app)
+    assert sweep(app) == 0  # the buyer may still pay it at the PSP
+    psp.charges[payment["txid"]]["calendario"] = {
+        "criacao": (created - timedelta(minutes=2)).isoformat(),
+        "expiracao": 60,
+    }
+    run(app)
+    assert sweep(app) == 1
