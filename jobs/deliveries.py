@@ -20,6 +20,7 @@ from email.utils import format_datetime
 
 import httpx
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 from standardwebhooks.webhooks import Webhook
 
 import metrics
@@ -151,8 +152,12 @@ def exchange(app: Flask, worker: str, finished: list[Outcome], limit: int) -> li
                 db.session.rollback()
                 if not finished:
                     raise
+                # Each is committed on its own: the claims wait for the next round, so that a claim failing now
+                # cannot send the caller back to record them twice.
                 finished, gone = _record_one_by_one(worker, finished)
-            jobs = claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])  # commits all of it, or none
+                jobs: list[Job] = []
+            else:
+                jobs = claim_jobs(worker, limit, app.config["WEBHOOK_LEASE"])  # commits all of it, or none
         finally:
             db.session.remove()
     for outcome in finished:
@@ -176,20 +181,41 @@ def _record_one_by_one(worker: str, finished: list[Outcome]) -> tuple[list[Outco
     can be stored, the database is what failed: the batch's error stands, and every outcome is kept."""
     recorded, gone, error = [], set(), None
     for outcome in finished:
-        for candidate in (outcome, _without_answer(outcome)):
-            try:
-                gone |= _record(worker, [candidate])
-                db.session.commit()
-                recorded.append(candidate)
-                break
-            except Exception as failure:
-                db.session.rollback()
-                error = failure
-        else:
+        try:
+            stored, endpoints_gone = _record_alone(worker, outcome)
+        except Exception as failure:
+            error = failure
             log.error("webhook delivery %s: its attempt could not be recorded (%s)", outcome.job.delivery_id, error)
+        else:
+            recorded.append(stored)
+            gone |= endpoints_gone
     if not recorded:
         raise error or RuntimeError("nothing to record")
     return recorded, gone
+
+
+def _record_alone(worker: str, outcome: Outcome) -> tuple[Outcome, set[int]]:
+    """Commit one outcome, or it without the endpoint's answer when that is what the database refused; what was
+    stored and the endpoints gone."""
+    try:
+        return outcome, _commit(worker, outcome)
+    except OperationalError:
+        raise  # the database's own trouble (a lock, a lost connection), not the answer's: it is kept whole
+    except Exception:
+        stripped = _without_answer(outcome)
+        if stripped is outcome:
+            raise
+        return stripped, _commit(worker, stripped)
+
+
+def _commit(worker: str, outcome: Outcome) -> set[int]:
+    try:
+        gone = _record(worker, [outcome])
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return gone
 
 
 def _without_answer(outcome: Outcome) -> Outcome:

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 from sqlalchemy import func
+from sqlalchemy.exc import OperationalError
 
 from db_models import DeliveryStatus, OutboxEvent, Payment, WebhookAttempt, WebhookDelivery, db
 from jobs.deliveries import attempt_safely, exchange, policy, run_worker, sweep
@@ -259,8 +261,17 @@ def test_an_attempt_that_cannot_be_recorded_holds_up_no_other(
         jobs = exchange(app, "test-worker", [], 10)
         outcomes = [attempt_safely(job, policy(app)) for job in jobs]
         make_payment()
+        with monkeypatch.context() as database:
+            database.setattr("jobs.deliveries.claim_jobs", Mock(side_effect=OperationalError("claim", {}, None)))
+            # The attempts recorded one by one stand: before, a claim failing after them raised, and the worker
+            # recorded every one again in its next round.
+            assert exchange(app, "test-worker", outcomes, 10) == []
         # Before, the whole batch failed in every round: nothing recorded, nothing more claimed, for every shop.
-        assert len(exchange(app, "test-worker", outcomes, 10)) == 2
+        assert len(exchange(app, "test-worker", [], 10)) == 2
+    with app.app_context():
+        assert sorted(db.session.execute(db.select(WebhookAttempt.delivery_id)).scalars()) == sorted(
+            outcome.job.delivery_id for outcome in outcomes
+        )  # one row an attempt
     first_payment = min(d.payment_id for d in deliveries(app))
     # The broken endpoint was added first: its id is the lower.
     kept, delivered = sorted((d for d in deliveries(app) if d.payment_id == first_payment), key=lambda d: d.endpoint_id)
