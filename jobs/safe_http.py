@@ -86,8 +86,12 @@ def resolve(host: str, port: int) -> list[tuple]:
     with _lookups_lock:
         future = _lookups.get((host, port))
         if future is None:
-            future = _lookups[host, port] = Future()
-            threading.Thread(target=_look_up, args=((host, port), future), daemon=True).start()
+            future = Future()
+            try:
+                threading.Thread(target=_look_up, args=((host, port), future), daemon=True).start()
+            except RuntimeError as error:  # no thread to spare: this attempt fails, and the next starts afresh
+                raise OSError(f"no thread for the lookup ({error})") from None
+            _lookups[host, port] = future  # before the lookup can end and remove it: it waits for this lock
     remaining = _within_deadline(None)
     try:
         return future.result(timeout=None if remaining == float("inf") else remaining)

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from ipaddress import ip_network
 from typing import Any
+from unittest.mock import Mock
 
 import pytest
 from flask import Flask
@@ -164,6 +165,20 @@ def test_a_name_server_that_never_answers_costs_an_attempt_its_deadline_and_one_
             while safe_http._lookups and time.monotonic() < deadline:  # the first lookup finishing frees the name
                 time.sleep(0.01)
             assert safe_http.post(client, url, b"{}", {}, guard).status_code == 200
+
+
+def test_a_lookup_that_could_not_start_its_thread_leaves_the_name_to_resolve_next_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guard = Policy(allow_private=True, allowed=[], total_seconds=0.5)
+    with safe_http.client() as client, Receiver() as receiver:
+        url = f"http://localhost:{receiver.port}/hook"
+        with monkeypatch.context() as starved:
+            starved.setattr(threading.Thread, "start", Mock(side_effect=RuntimeError("can't start new thread")))
+            with pytest.raises(BlockedAddressError, match="does not resolve: no thread"):
+                safe_http.post(client, url, b"{}", {}, guard)
+        # Before, the name kept a lookup nobody ran: every later attempt at it waited its deadline out, and failed.
+        assert safe_http.post(client, url, b"{}", {}, guard).status_code == 200
 
 
 def test_a_refused_endpoint_is_not_told_which_private_address_its_name_has(guarded_config: dict) -> None:
