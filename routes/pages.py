@@ -45,15 +45,24 @@ def payment_page(token: str) -> Response:
     payment = get_payment_by_token(token)
     if payment is None:
         raise PaymentNotFound()
-    status = payment.current_status()
+    now, grace = now_utc(), current_app.config["PIX_CLOCK_TOLERANCE"]
+    status = payment.current_status(now)
+    # Just past the deadline a confirmation can still pay it (it is judged by when the money moved): the buyer
+    # who paid at the last second waits on the page, told so, instead of being told to pay again.
+    closes_in = (payment.expiration_date + grace - now).total_seconds()
+    closing = status == PaymentStatus.EXPIRED and closes_in > 0
+    shown = PaymentStatus.PENDING if closing else status
     page = render_template(
-        TEMPLATES[status],
+        TEMPLATES[shown],
         payment=payment,
-        status=status,
+        status=shown,
+        closing=closing,
+        closes_in=max(0, int(closes_in)),
+        grace_seconds=int(grace.total_seconds()),
         simulator_url=current_app.config["PIX_SIMULATOR_URL"],  # development only: a link that pays the code
-        qr_modules=qr_modules(payment.pix_copy_paste) if status == PaymentStatus.PENDING else None,
-        late=late_money(payment.id) if status == PaymentStatus.EXPIRED else [],
-        return_link=_return_link(payment, status),
+        qr_modules=qr_modules(payment.pix_copy_paste) if shown == PaymentStatus.PENDING else None,
+        late=late_money(payment.id) if shown == PaymentStatus.EXPIRED else [],
+        return_link=_return_link(payment, shown),
         return_after=RETURN_AFTER_SECONDS,
     )
     response = make_response(page)

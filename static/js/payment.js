@@ -1,5 +1,6 @@
 // The waiting page: follows its payment live over Socket.IO, polls until it is subscribed (and whenever it
-// is not), counts down to expiry, and moves to the paid or expired page as soon as the server says so.
+// is not), counts down to expiry, and moves to the paid or expired page as soon as the server says so. Past
+// the deadline it waits out the grace in which a last-second payment can still be confirmed, telling the buyer.
 (function () {
   "use strict";
 
@@ -12,6 +13,8 @@
   var statusUrl = root.dataset.statusUrl;
   // Counted on the monotonic clock: the phone's wall clock may be wrong, or be corrected while the buyer waits.
   var deadline = performance.now() + Number(root.dataset.secondsLeft) * 1000;
+  var graceMs = Number(root.dataset.graceSeconds) * 1000;
+  var closesAt = performance.now() + Number(root.dataset.closesIn) * 1000;
 
   var connection = document.querySelector(".connection");
   var connectionText = document.getElementById("connection-text");
@@ -20,13 +23,27 @@
   var leaving = false;
   var pollTimer = null;
   var reachedZero = false;
+  var subscribeRetry = null;
+  var subscribeRetryMs = 5000;
 
   function announce(text) {
     announcer.textContent = text;
   }
 
+  function showClosing() {
+    if (root.classList.contains("closing")) return;
+    root.classList.add("closing");
+    document.getElementById("closing").hidden = false;
+    document.getElementById("heading").textContent = "Confirmando o pagamento";
+    announce("O prazo terminou. Se você acabou de pagar, aguarde a confirmação do banco.");
+  }
+
   function showStatus(payment) {
     if (leaving || !payment || payment.status === "pending") return;
+    if (payment.status === "expired" && performance.now() < closesAt) {
+      showClosing();  // not final yet: the live event or the 3 s poll brings paid, or expired once it is
+      return;
+    }
     leaving = true;
     announce(payment.status === "paid" ? "Pagamento confirmado!" : "O código PIX expirou.");
     // The same URL now renders the paid or expired page.
@@ -37,7 +54,9 @@
   // clock (its Date header against the payment's expiration_date), which neither sleep nor a wrong clock moves.
   function resync(payment, servedAt) {
     var expires = Date.parse(payment && payment.expiration_date);
-    if (!isNaN(expires) && !isNaN(servedAt)) deadline = performance.now() + (expires - servedAt);
+    if (isNaN(expires) || isNaN(servedAt)) return;
+    deadline = performance.now() + (expires - servedAt);
+    closesAt = deadline + graceMs;
   }
 
   function checkStatus() {
@@ -77,6 +96,7 @@
     if (left === 60) announce("Falta um minuto para o código expirar.");
     if (left === 0 && !reachedZero) {
       reachedZero = true;  // ask once now; the live event or the 3 s poll brings the rest
+      if (performance.now() < closesAt) showClosing();
       checkStatus();
       startPolling();
     }
@@ -87,15 +107,24 @@
   startPolling();
   // Websocket first; where a proxy or network blocks it, Engine.IO's long-polling instead.
   var socket = io({ transports: ["websocket", "polling"], tryAllTransports: true });
+  function subscribe() {
+    window.clearTimeout(subscribeRetry);
+    socket.timeout(5000).emit("subscribe", { token: token }, function (error, ack) {
+      if (!error && ack && ack.ok) {
+        subscribeRetryMs = 5000;
+        if (!reachedZero) stopPolling();
+        return;
+      }
+      // Refused or unanswered (a busy server, a rate limit): poll meanwhile, and ask again, less often each time.
+      startPolling();
+      subscribeRetry = window.setTimeout(function () { if (socket.connected) subscribe(); }, subscribeRetryMs);
+      subscribeRetryMs = Math.min(subscribeRetryMs * 2, 60000);
+    });
+  }
+
   socket.on("connect", function () {
     setConnection("connected", "Conectado · atualização automática");
-    socket.timeout(5000).emit("subscribe", { token: token }, function (error, ack) {
-      if (error || !ack || !ack.ok) {
-        startPolling();
-      } else if (!reachedZero) {
-        stopPolling();
-      }
-    });
+    subscribe();
   });
   socket.on("disconnect", function () {
     setConnection("reconnecting", "Reconectando… verificando o pagamento a cada 3 s");

@@ -90,19 +90,44 @@ def test_page_survives_a_server_restart(own_server: LiveServer, page: Page) -> N
     expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=10_000)
 
 
+GRACE_SECONDS = 4
+
+
+@pytest.fixture(scope="module")
+def short_grace_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose confirmations may come only a few seconds after a deadline (the default is 30)."""
+    server = LiveServer(tmp_path_factory.mktemp("short-grace"), PIX_CLOCK_TOLERANCE_SECONDS=str(GRACE_SECONDS))
+    server.start()
+    yield server
+    server.stop()
+
+
 def test_expired_payment_shows_the_expired_page(live_server: LiveServer, page: Page) -> None:
     payment = live_server.create_payment()
-    move_deadline(live_server, payment, -1)
+    move_deadline(live_server, payment, -31)  # past the 30 s in which a confirmation may still come
     page.goto(payment["page_url"])
     expect(page.get_by_role("heading", name="Pagamento expirado")).to_be_visible()
 
 
-def test_page_left_open_switches_to_expired(live_server: LiveServer, page: Page) -> None:
-    payment = live_server.create_payment()
-    move_deadline(live_server, payment, 3)
+def test_page_left_open_waits_out_the_grace_then_switches_to_expired(short_grace_server: LiveServer, page: Page):
+    payment = short_grace_server.create_payment()
+    move_deadline(short_grace_server, payment, 2)
     page.goto(payment["page_url"])
     wait_connected(page)
-    expect(page.get_by_role("heading", name="Pagamento expirado")).to_be_visible(timeout=8000)
+    expect(page.locator("#closing")).to_be_visible(timeout=4000)
+    expect(page.get_by_role("img", name="QR Code PIX")).to_be_hidden()  # nothing left to pay
+    expect(page.get_by_role("heading", name="Pagamento expirado")).to_be_visible(timeout=(GRACE_SECONDS + 6) * 1000)
+
+
+def test_a_buyer_who_paid_at_the_last_second_sees_paid_not_expired(short_grace_server: LiveServer, page: Page):
+    payment = short_grace_server.create_payment()
+    move_deadline(short_grace_server, payment, -1)
+    page.goto(payment["page_url"])
+    # Before, the page said "expired: generate a new code" while the bank's confirmation was on its way.
+    expect(page.locator("#closing")).to_contain_text("Se você acabou de pagar, aguarde")
+    wait_connected(page)
+    assert short_grace_server.confirm(payment)[0] == 200
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=PAID_WITHIN_MS)
 
 
 @pytest.mark.parametrize(
@@ -192,3 +217,46 @@ def test_the_countdown_takes_the_servers_deadline_when_the_page_comes_back(live_
     move_deadline(live_server, payment, 125)
     page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
     expect(page.locator("#countdown")).to_have_text(re.compile(r"0[12]:\d\d"), timeout=3000)
+
+
+# The page's first subscribe goes unanswered (a server too busy to answer within the client's 5 s).
+FIRST_SUBSCRIBE_UNANSWERED = """
+(() => {
+  let wrapped;
+  Object.defineProperty(window, "io", {
+    configurable: true,
+    get: () => wrapped,
+    set(io) {
+      wrapped = function () {
+        const socket = io.apply(this, arguments);
+        const timeout = socket.timeout.bind(socket);
+        let dropped = false;
+        socket.timeout = function (ms) {
+          if (dropped) return timeout(ms);
+          dropped = true;
+          return { emit: (name, data, callback) => window.setTimeout(() => callback(new Error("timeout")), ms) };
+        };
+        return socket;
+      };
+    },
+  });
+})();
+"""
+
+
+def test_a_subscribe_that_went_unanswered_is_asked_again_and_the_polling_stops(
+    live_server: LiveServer, page: Page
+) -> None:
+    payment = live_server.create_payment()
+    page.add_init_script(FIRST_SUBSCRIBE_UNANSWERED)
+    polls: list[str] = []
+    page.on("request", lambda request: polls.append(request.url) if request.url.endswith("/status") else None)
+    page.goto(payment["page_url"])
+    wait_connected(page)
+    page.wait_for_timeout(12_000)  # the ack's 5 s, then the retry 5 s later
+    before = len(polls)
+    page.wait_for_timeout(7_000)
+    # Before, the page polled every 3 s for as long as it stayed open (a deadline may be a week away).
+    assert len(polls) == before
+    assert live_server.confirm(payment)[0] == 200
+    expect(page.get_by_role("heading", name="Pedido confirmado!")).to_be_visible(timeout=PAID_WITHIN_MS)
