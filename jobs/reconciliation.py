@@ -62,8 +62,9 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
-def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None:
-    """One run, or None when another process holds the lease."""
+def reconcile(client: ApiPixClient, clock_tolerance: timedelta, tells_pages: bool = True) -> Report | None:
+    """One run, or None when another process holds the lease. tells_pages: this process reaches the waiting
+    pages (it serves them, or shares their message queue); else the servers' relay tells them what it paid."""
     holder, started = holder_name(), now_utc()
     if not take_lease(JOB, holder, LEASE):
         return None
@@ -72,7 +73,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
         since = (last_success(JOB) or started - FIRST_LOOKBACK) - OVERLAP
         for pix in client.received_pix(since, started):
             report.pix_seen += 1
-            _take(pix, clock_tolerance, report)
+            _take(pix, clock_tolerance, report, tells_pages)
         # Asked about once their deadline is behind the PSP's clock too; an answer that no Pix can come any more
         # is what the expiry sweep waits for (charge_checked_at) before it tells the shop payment.expired.
         asked = unpaid_charges(PROVIDER, started - RECENTLY_EXPIRED, started - clock_tolerance, MAX_CHARGES_PER_RUN)
@@ -80,7 +81,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta) -> Report | None
             if (charge := _ask(client, payment.id, payment.txid, report)) is None:
                 continue
             for pix in charge.received:
-                _take(pix, clock_tolerance, report)
+                _take(pix, clock_tolerance, report, tells_pages)
             report.charges_checked += 1
             if charge.closed_unpaid(started - clock_tolerance):
                 checked.append(payment.id)
@@ -113,7 +114,9 @@ def _ask(client: ApiPixClient, payment_id: int, txid: str, report: Report) -> Ch
         return None
 
 
-def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, report: Report) -> None:
+def _take(
+    pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, report: Report, tells_pages: bool
+) -> None:
     if isinstance(pix, InvalidPixItemError):
         # Keyed and kept by the item itself: two different Pix unreadable for the same reason are two notices.
         raw = item_json(pix.item)
@@ -122,7 +125,7 @@ def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, re
         return
     raw = item_json(pix.raw)
     notice = BankNotice(SOURCE, pix.end_to_end_id, pix.value, raw, txid=pix.txid, transferred_at=pix.paid_at)
-    result = apply_notice(notice, clock_tolerance)
+    result = apply_notice(notice, clock_tolerance, tell_live=tells_pages)
     for refund in pix.refunds:
         record_refund_state(refund.refund_id, refund.status, None, of_pix=pix.end_to_end_id)
     if result.replayed:
@@ -130,4 +133,5 @@ def _take(pix: ReceivedPix | InvalidPixItemError, clock_tolerance: timedelta, re
     report.outcomes[result.outcome] += 1
     if result.outcome == NoticeOutcome.APPLIED:
         log.warning("reconciliation found payment %s paid: its webhook never came", result.payment.id)
-        publish_event("payment.paid", result.payment)
+        if tells_pages:
+            publish_event("payment.paid", result.payment)

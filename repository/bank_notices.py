@@ -105,11 +105,12 @@ def idempotency_key(message_id: str) -> str:
     return "sha256:" + hashlib.sha256(message_id.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) -> NoticeResult:
+def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0), tell_live: bool = True) -> NoticeResult:
     """Apply a notice to its payment and record it, in one transaction; a repeated message changes nothing.
 
     A payment is paid when the money moved before its deadline, however late the notice arrives: judged by
     the bank's own time (within clock_tolerance of ours), or by the arrival when the bank gives none.
+    tell_live: the caller tells the waiting page of a payment paid here; else the outbox relay does.
     """
     now = now_utc()
     moved_at = min(notice.transferred_at or now, now + clock_tolerance)  # a clock ahead of ours is not believed
@@ -142,7 +143,7 @@ def apply_notice(notice: BankNotice, clock_tolerance: timedelta = timedelta(0)) 
     # The caller tells the waiting page of a payment paid here, right after this commit (publish_event).
     about = {"notice": notice_json(BankNotification(**values, received_at=now))}
     applied = outcome == NoticeOutcome.APPLIED
-    payment_event("payment.paid" if applied else "payment.refused", payment, told_live=applied, **about)
+    payment_event("payment.paid" if applied else "payment.refused", payment, told_live=applied and tell_live, **about)
     db.session.commit()
     metrics.BANK_NOTICES.labels(notice.source, outcome.value).inc()
     if applied:

@@ -12,6 +12,7 @@ from flask_socketio import SocketIOTestClient
 from app import create_app
 from db_models import BankNotification, OutboxEvent, Payment, db
 from jobs.deliveries import sweep
+from jobs.live_relay import publish_new_events
 from jobs.reconciliation import MAX_CHARGES_PER_RUN, RECENTLY_EXPIRED, reconcile
 from repository.leases import last_success, take_lease
 from tests.fake_psp import FakePsp, with_fake_psp
@@ -273,3 +274,19 @@ def test_a_charge_whose_deadline_at_the_psp_is_later_than_ours_is_announced_expi
     }
     run(app)
     assert sweep(app) == 1
+
+
+def test_a_run_in_a_process_without_the_message_queue_leaves_the_page_to_the_servers_relay(
+    app: Flask, psp: FakePsp, make_payment: Any, socket_client: SocketIOTestClient, token_of: Any
+) -> None:
+    payment = make_payment("2.50")
+    socket_client.emit("subscribe", {"token": token_of(payment)})
+    socket_client.get_received()
+    psp.pay(payment["txid"], "2.50")
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])  # as `flask pix reconcile --every` would, no queue
+    socket_client.get_received()  # what a process of its own would have emitted reaches no page
+    with app.app_context():
+        # Before, the event was marked told by the command's publish into its own empty process, and never again.
+        assert publish_new_events() == 1
+    statuses = [e["args"][0]["status"] for e in socket_client.get_received() if e["name"] == "payment_status"]
+    assert statuses == ["paid"]
