@@ -43,7 +43,7 @@ def subscribe(*args: Any) -> dict[str, Any]:
         leave_room(room)
         return refusal("payment_not_found", "no payment has this token")
     status = payment_status_json(payment)
-    emit(STATUS_EVENT, status)
+    emit(STATUS_EVENT, status, ignore_queue=True)  # to this connection, here: no other process has it
     return {"ok": True, "payment": status}
 
 

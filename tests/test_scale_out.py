@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import socketio
 from sqlalchemy import create_engine, text
 
 from tests.cluster import migrate, start_processes, wait_for, watch
 from tests.live_server import LiveServer
-from tests.services import fresh_postgres_database
+from tests.services import fresh_postgres_database, redis_url
 
 JSON = {"Content-Type": "application/json"}
 
@@ -174,3 +175,22 @@ def test_a_lone_surrogate_over_the_wire_poisons_nothing(two_processes: list[Live
         status, answer = server.request("GET", payment["status_url"].removeprefix(server.url))
         assert (status, answer["payment"]["id"], answer["payment"]["status"]) == (200, payment["id"], "paid")
     assert server.request("GET", "/health")[0] == 200
+
+
+def test_a_pages_own_status_on_subscribe_stays_in_its_process(two_processes: list[LiveServer]) -> None:
+    first = two_processes[0]
+    payment = first.create_payment(12)
+    listener = redis.Redis.from_url(redis_url()).pubsub(ignore_subscribe_messages=True)
+    listener.subscribe(first.env["SOCKETIO_CHANNEL"])
+    page, statuses = watch(first.url, payment)
+    try:
+        wait_for(lambda: statuses == ["pending"])
+        # Before, the reply to this one connection went out through Redis: every process decoded it, and dropped it.
+        published, until = [], time.monotonic() + 0.5
+        while time.monotonic() < until:
+            if (message := listener.get_message(timeout=0.1)) is not None:
+                published.append(message)
+        assert published == []
+    finally:
+        page.disconnect()
+        listener.close()
