@@ -25,7 +25,7 @@ from pix.api_pix import InvalidPixItemError, ReceivedPix, item_json
 from pix.psp_client import ApiPixClient, Charge, PspError
 from repository.bank_notices import BankNotice, apply_notice, digest_key, keep_unreadable_notice
 from repository.leases import last_success, release_lease, take_lease
-from repository.payments import mark_charges_checked, unpaid_charges
+from repository.payments import mark_charges_closed, unpaid_charges
 from repository.refunds import record_refund_state
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta, tells_pages: boo
     holder, started = holder_name(), now_utc()
     if not take_lease(JOB, holder, LEASE):
         return None
-    report, finished, checked = Report(), False, []
+    report, finished, closed = Report(), False, []
     try:
         since = (last_success(JOB) or started - FIRST_LOOKBACK) - OVERLAP
         for pix in client.received_pix(since, started):
@@ -84,7 +84,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta, tells_pages: boo
                 _take(pix, clock_tolerance, report, tells_pages)
             report.charges_checked += 1
             if charge.closed_unpaid(started - clock_tolerance):
-                checked.append(payment.id)
+                closed.append(payment.id)
             elif charge.status == "CONCLUIDA" and not charge.received:
                 log.warning("the PSP says payment %s's charge is paid, but shows no Pix for it", payment.id)
         report.refunds_settled = settle_refunds(client)
@@ -94,7 +94,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta, tells_pages: boo
     finally:
         # Only a run that went through moves the window on: one that raised must be looked at again.
         release_lease(JOB, holder, started if finished else None)
-        mark_charges_checked(checked, started)  # those asked about wait behind the others next time
+        mark_charges_closed(closed, started)  # what the expiry sweep waits for, and asked about no more
     log.info("reconciliation: %s", report.summary())
     metrics.RECONCILIATION_RUNS.labels("failed" if report.errors else "ok").inc()
     for outcome, count in report.outcomes.items():

@@ -141,7 +141,7 @@ def unpaid_charges(provider: str, deadline_from: datetime, deadline_to: datetime
     return list(db.session.execute(query).scalars())
 
 
-def mark_charges_checked(payment_ids: list[int], at: datetime) -> None:
+def mark_charges_closed(payment_ids: list[int], at: datetime) -> None:
     """Record that the PSP said at at that no Pix can come for these charges any more; committed."""
     if payment_ids:
         with transaction():
@@ -159,7 +159,7 @@ def announce_expired(
     """Mark unpaid payments whose deadline is before deadline_before as announced, once each, calling record
     for each in the same transaction (it writes payment.expired); how many.
 
-    A charge at a PSP (provider asked_of) is announced only once the PSP was asked about it after its deadline
+    A charge at a PSP (provider asked_of) is announced only once the PSP said no Pix can come for it any more
     (charge_checked_at), since a Pix made in time may still be on its way to us; or, should nobody have asked,
     once its deadline is before unasked_before."""
     due = (
