@@ -1,5 +1,7 @@
 """The buyer's pages: waiting for payment, paid, expired."""
 
+import math
+
 from flask import Blueprint, Response, abort, current_app, make_response, render_template
 
 from db_models import Payment, PaymentStatus
@@ -57,7 +59,7 @@ def payment_page(token: str) -> Response:
         payment=payment,
         status=shown,
         closing=closing,
-        closes_in=max(0, int(closes_in)),
+        closes_in=max(0, math.ceil(closes_in)),  # never before the server: a page left early would come back
         grace_seconds=int(grace.total_seconds()),
         simulator_url=current_app.config["PIX_SIMULATOR_URL"],  # development only: a link that pays the code
         qr_modules=qr_modules(payment.pix_copy_paste) if shown == PaymentStatus.PENDING else None,

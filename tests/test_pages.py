@@ -1,9 +1,16 @@
 """The buyer's pages: pending with QR and countdown, paid, expired, not found."""
 
+import re
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from db_models import Payment, db
+from db_models.base import now_utc
 
 
 def test_pending_page_shows_what_the_buyer_needs(client: FlaskClient, make_payment: Callable) -> None:
@@ -63,6 +70,21 @@ def test_expired_page_replaces_the_qr_code(client: FlaskClient, make_payment: Ca
     html = response.get_data(as_text=True)
     assert "Pagamento expirado" in html
     assert payment["qr_code"] not in html
+
+
+def test_just_past_the_deadline_the_page_waits_for_a_last_second_payment(
+    app: Flask, client: FlaskClient, make_payment: Callable
+) -> None:
+    payment = make_payment()
+    with app.app_context():
+        deadline = now_utc() - timedelta(seconds=1)  # within PIX_CLOCK_TOLERANCE_SECONDS (30)
+        db.session.execute(update(Payment).where(Payment.id == payment["id"]).values(expiration_date=deadline))
+        db.session.commit()
+    html = client.get(payment["page_url"]).get_data(as_text=True)
+    assert "Confirmando o pagamento" in html and "Se você acabou de pagar, aguarde" in html
+    assert 'class="closing"' in html  # the page hides the code to pay
+    assert 25 <= int(re.search(r'data-closes-in="(\d+)"', html).group(1)) <= 29  # type: ignore[union-attr]
+    assert "Pagamento expirado" not in html and "status=expired" not in html
 
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
