@@ -29,6 +29,7 @@ from db_models.base import now_utc
 from jobs import reconciliation, safe_http
 from jobs.safe_http import Policy
 from live_status import publish_dead_delivery
+from pix.providers import ApiPixProvider
 from repository.deliveries import Job, Outcome, claim_jobs, record_outcomes
 from repository.idempotency import forget_old_keys
 from repository.outbox import payment_event
@@ -264,7 +265,7 @@ def sweep(app: Flask) -> int:
             expired = announce_expired(
                 now - tolerance,
                 lambda payment: payment_event("payment.expired", payment),
-                asked_of=reconciliation.PROVIDER,
+                asked_of=ApiPixProvider.name,
                 unasked_before=now - reconciliation.RECENTLY_EXPIRED,
             )
             metrics.PAYMENTS_EXPIRED.inc(expired)

@@ -22,7 +22,8 @@ from db_models.base import now_utc
 from jobs.refunds import settle_refunds
 from live_status import publish_event
 from pix.api_pix import InvalidPixItemError, ReceivedPix, item_json
-from pix.psp_client import ApiPixClient, Charge, PspError
+from pix.providers import ApiPixProvider
+from pix.psp_client import PAID, ApiPixClient, Charge, PspError
 from repository.bank_notices import BankNotice, apply_notice, digest_key, keep_unreadable_notice
 from repository.leases import last_success, release_lease, take_lease
 from repository.payments import mark_charges_closed, unpaid_charges
@@ -34,7 +35,6 @@ SOURCE = "reconciliation"
 LEASE = timedelta(minutes=5)
 FIRST_LOOKBACK = timedelta(hours=24)  # the first run ever looks back this far
 OVERLAP = timedelta(minutes=5)  # a PSP may list a Pix a little after its horario
-PROVIDER = "api-pix"  # the charges it asks the PSP about
 RECENTLY_EXPIRED = timedelta(hours=1)  # charges whose deadline passed this recently are asked about one by one
 MAX_CHARGES_PER_RUN = 50
 
@@ -76,8 +76,8 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta, tells_pages: boo
             _take(pix, clock_tolerance, report, tells_pages)
         # Asked about once their deadline is behind the PSP's clock too; an answer that no Pix can come any more
         # is what the expiry sweep waits for (charge_checked_at) before it tells the shop payment.expired.
-        asked = unpaid_charges(PROVIDER, started - RECENTLY_EXPIRED, started - clock_tolerance, MAX_CHARGES_PER_RUN)
-        for payment in asked:
+        window = (started - RECENTLY_EXPIRED, started - clock_tolerance)
+        for payment in unpaid_charges(ApiPixProvider.name, *window, MAX_CHARGES_PER_RUN):
             if (charge := _ask(client, payment.id, payment.txid, report)) is None:
                 continue
             for pix in charge.received:
@@ -85,7 +85,7 @@ def reconcile(client: ApiPixClient, clock_tolerance: timedelta, tells_pages: boo
             report.charges_checked += 1
             if charge.closed_unpaid(started - clock_tolerance):
                 closed.append(payment.id)
-            elif charge.status == "CONCLUIDA" and not charge.received:
+            elif charge.status == PAID and not charge.received:
                 log.warning("the PSP says payment %s's charge is paid, but shows no Pix for it", payment.id)
         report.refunds_settled = settle_refunds(client)
         finished = True

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 RETRY_PAUSES = (0.2, 0.6)  # between the attempts of a call
 TOKEN_MARGIN_SECONDS = 30  # renew a token this long before the PSP says it expires
 MAX_EXPIRY_SECONDS = 2**31 - 1  # calendario.expiracao is an int32
+PAID = "CONCLUIDA"  # a cob's status once paid
 
 
 class PspError(Exception):
@@ -64,7 +65,7 @@ class Charge:
     def closed_unpaid(self, now: datetime) -> bool:
         """Whether no Pix can come for it any more, as of now: not concluded, and past the PSP's own deadline
         (a charge whose PUT the PSP took late runs out later than ours)."""
-        return self.status != "CONCLUIDA" and (self.deadline is None or self.deadline <= now)
+        return self.status != PAID and (self.deadline is None or self.deadline <= now)
 
 
 @dataclass(frozen=True)
