@@ -133,19 +133,22 @@ def stored_payment(app: Flask) -> Callable[[dict[str, Any]], Payment]:
 
 
 @pytest.fixture
-def expire(app: Flask) -> Callable[[dict[str, Any]], None]:
-    """Move a payment's deadline an hour into the past, well beyond any clock tolerance."""
+def deadline_passed(app: Flask) -> Callable[[dict[str, Any], timedelta], None]:
+    """Move a payment's deadline to this long ago, as time passing would."""
 
-    def run_out(payment: dict[str, Any]) -> None:
+    def move(payment: dict[str, Any], ago: timedelta) -> None:
         with app.app_context():
-            db.session.execute(
-                update(Payment)
-                .where(Payment.id == payment["id"])
-                .values(expiration_date=now_utc() - timedelta(hours=1))
-            )
+            deadline = now_utc() - ago
+            db.session.execute(update(Payment).where(Payment.id == payment["id"]).values(expiration_date=deadline))
             db.session.commit()
 
-    return run_out
+    return move
+
+
+@pytest.fixture
+def expire(deadline_passed: Callable) -> Callable[[dict[str, Any]], None]:
+    """Move a payment's deadline an hour into the past, well beyond any clock tolerance."""
+    return lambda payment: deadline_passed(payment, timedelta(hours=1))
 
 
 @pytest.fixture

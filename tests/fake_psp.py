@@ -23,7 +23,7 @@ class FakePsp:
         self.garbled = False  # answers with a body that cannot be read (a broken gzip stream)
         self.listing_lags = False  # GET /pix does not show the latest Pix yet; GET /cob does
         self.refunds: dict[str, dict] = {}
-        self.unknown: set[str] = set()  # txids whose GET /cob answers 404 (a charge the PSP lost or purged)
+        self.scripted: dict[str, tuple[int, object]] = {}  # txid: the (status, body) its GET /cob answers
 
     def pay(self, txid: str | None, value: str, at: datetime | None = None) -> dict:
         """The buyer pays: the PSP records a Pix, and its webhook is lost."""
@@ -46,8 +46,9 @@ class FakePsp:
             listed = [] if self.listing_lags else self.received
             return httpx.Response(200, json={"parametros": {"paginacao": {"quantidadeDePaginas": 1}}, "pix": listed})
         txid = request.url.path.rsplit("/", 1)[1]
-        if txid in self.unknown:
-            return httpx.Response(404, json={"title": "Cobrança não encontrada"})
+        if request.method == "GET" and txid in self.scripted:
+            status, body = self.scripted[txid]
+            return httpx.Response(status, json=body)
         if request.method == "PUT":
             body = json.loads(request.content)
             self.charges[txid] = {"txid": txid, "status": "ATIVA", "valor": body["valor"], "chave": body["chave"]}

@@ -5,12 +5,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
-
-from db_models import Payment, db
-from db_models.base import now_utc
 
 
 def test_pending_page_shows_what_the_buyer_needs(client: FlaskClient, make_payment: Callable) -> None:
@@ -73,13 +68,10 @@ def test_expired_page_replaces_the_qr_code(client: FlaskClient, make_payment: Ca
 
 
 def test_just_past_the_deadline_the_page_waits_for_a_last_second_payment(
-    app: Flask, client: FlaskClient, make_payment: Callable
+    client: FlaskClient, make_payment: Callable, deadline_passed: Callable
 ) -> None:
     payment = make_payment()
-    with app.app_context():
-        deadline = now_utc() - timedelta(seconds=1)  # within PIX_CLOCK_TOLERANCE_SECONDS (30)
-        db.session.execute(update(Payment).where(Payment.id == payment["id"]).values(expiration_date=deadline))
-        db.session.commit()
+    deadline_passed(payment, timedelta(seconds=1))  # within PIX_CLOCK_TOLERANCE_SECONDS (30)
     html = client.get(payment["page_url"]).get_data(as_text=True)
     assert "Confirmando o pagamento" in html and "Se você acabou de pagar, aguarde" in html
     assert 'class="closing"' in html  # the page hides the code to pay

@@ -1,6 +1,7 @@
 """Reconciliation: what the PSP received but whose webhook never came is applied on the next run, once."""
 
 import json
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -8,6 +9,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_socketio import SocketIOTestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from app import create_app
 from db_models import BankNotification, OutboxEvent, Payment, db
@@ -17,6 +20,7 @@ from jobs.reconciliation import MAX_CHARGES_PER_RUN, RECENTLY_EXPIRED, reconcile
 from repository.leases import last_success, take_lease
 from tests.fake_psp import FakePsp, with_fake_psp
 from tests.test_api_pix_provider import PSP
+from tests.test_psp_client import PIX, api_pix_like, json_answers
 
 
 @pytest.fixture
@@ -180,13 +184,6 @@ def test_more_deadlines_than_a_run_asks_about_are_each_asked_about_in_turn(
     assert stored(app, earliest).paid  # before, the same 50 were asked about again, and this one never
 
 
-def deadline_passed(app: Flask, payment: dict, ago: timedelta) -> None:
-    with app.app_context():
-        deadline = datetime.now(UTC) - ago
-        db.session.execute(db.update(Payment).where(Payment.id == payment["id"]).values(expiration_date=deadline))
-        db.session.commit()
-
-
 def events_of(app: Flask, payment: dict) -> list[str]:
     with app.app_context():
         query = db.select(OutboxEvent.type).where(OutboxEvent.payment_id == payment["id"])
@@ -194,10 +191,10 @@ def events_of(app: Flask, payment: dict) -> list[str]:
 
 
 def test_a_charge_paid_in_time_whose_webhook_is_late_is_never_announced_expired(
-    app: Flask, psp: FakePsp, make_payment: Any
+    app: Flask, psp: FakePsp, make_payment: Any, deadline_passed: Any
 ) -> None:
     payment = make_payment("9.00")
-    deadline_passed(app, payment, timedelta(minutes=2))
+    deadline_passed(payment, timedelta(minutes=2))
     psp.pay(payment["txid"], "9.00", at=datetime.now(UTC) - timedelta(minutes=3))  # in time; its webhook is late
     psp.listing_lags = True
     assert sweep(app) == 0  # before, the shop was told payment.expired here, and payment.paid a minute later
@@ -207,11 +204,11 @@ def test_a_charge_paid_in_time_whose_webhook_is_late_is_never_announced_expired(
 
 
 def test_an_unpaid_charge_is_announced_expired_once_the_psp_said_so_after_its_deadline(
-    app: Flask, psp: FakePsp, make_payment: Any
+    app: Flask, psp: FakePsp, make_payment: Any, deadline_passed: Any
 ) -> None:
     just_now, a_while_ago = make_payment("4.00"), make_payment("5.00")
-    deadline_passed(app, just_now, timedelta(seconds=5))  # within the clock tolerance: the PSP may still take it
-    deadline_passed(app, a_while_ago, timedelta(minutes=2))
+    deadline_passed(just_now, timedelta(seconds=5))  # within the clock tolerance: the PSP may still take it
+    deadline_passed(a_while_ago, timedelta(minutes=2))
     assert sweep(app) == 0
     assert run(app).charges_checked == 1
     assert sweep(app) == 1
@@ -220,24 +217,24 @@ def test_an_unpaid_charge_is_announced_expired_once_the_psp_said_so_after_its_de
 
 
 def test_a_charge_nobody_asked_the_psp_about_is_announced_expired_an_hour_after_its_deadline(
-    app: Flask, make_payment: Any
+    app: Flask, make_payment: Any, deadline_passed: Any
 ) -> None:
     payment = make_payment("6.00")
-    deadline_passed(app, payment, RECENTLY_EXPIRED - timedelta(minutes=1))
+    deadline_passed(payment, RECENTLY_EXPIRED - timedelta(minutes=1))
     assert sweep(app) == 0
-    deadline_passed(app, payment, RECENTLY_EXPIRED + timedelta(minutes=1))  # reconciliation asks no more
+    deadline_passed(payment, RECENTLY_EXPIRED + timedelta(minutes=1))  # reconciliation asks no more
     assert sweep(app) == 1
     assert events_of(app, payment) == ["payment.created", "payment.expired"]
 
 
 def test_a_charge_the_psp_cannot_find_keeps_no_other_from_being_asked_about(
-    app: Flask, psp: FakePsp, make_payment: Any
+    app: Flask, psp: FakePsp, make_payment: Any, deadline_passed: Any
 ) -> None:
     lost, unpaid, paid = make_payment("3.00"), make_payment("4.00"), make_payment("5.00")
-    deadline_passed(app, lost, timedelta(minutes=1))  # the latest deadline: asked about first
-    deadline_passed(app, unpaid, timedelta(minutes=2))
-    deadline_passed(app, paid, timedelta(minutes=3))
-    psp.unknown.add(lost["txid"])
+    deadline_passed(lost, timedelta(minutes=1))  # the latest deadline: asked about first
+    deadline_passed(unpaid, timedelta(minutes=2))
+    deadline_passed(paid, timedelta(minutes=3))
+    psp.scripted[lost["txid"]] = (404, {"title": "Cobrança não encontrada"})  # a charge the PSP lost or purged
     psp.pay(paid["txid"], "5.00", at=datetime.now(UTC) - timedelta(minutes=4))
     psp.listing_lags = True
     report = run(app)
@@ -249,21 +246,21 @@ def test_a_charge_the_psp_cannot_find_keeps_no_other_from_being_asked_about(
 
 
 def test_a_charge_the_psp_calls_paid_without_its_pix_is_not_announced_expired(
-    app: Flask, psp: FakePsp, make_payment: Any
+    app: Flask, psp: FakePsp, make_payment: Any, deadline_passed: Any
 ) -> None:
     payment = make_payment("7.00")
-    deadline_passed(app, payment, timedelta(minutes=2))
+    deadline_passed(payment, timedelta(minutes=2))
     psp.charges[payment["txid"]]["status"] = "CONCLUIDA"  # its Pix not listed with it yet
     run(app)
     assert sweep(app) == 0  # before, an answer without a Pix was taken for "unpaid", whatever its status said
 
 
 def test_a_charge_whose_deadline_at_the_psp_is_later_than_ours_is_announced_expired_after_the_psps(
-    app: Flask, psp: FakePsp, make_payment: Any
+    app: Flask, psp: FakePsp, make_payment: Any, deadline_passed: Any
 ) -> None:
     # The PSP took the PUT /cob late (retries, a slow answer): its deadline runs out two minutes after ours.
     payment = make_payment("8.00")
-    deadline_passed(app, payment, timedelta(minutes=2))
+    deadline_passed(payment, timedelta(minutes=2))
     created = datetime.now(UTC) - timedelta(minutes=1)
     psp.charges[payment["txid"]]["calendario"] = {"criacao": created.isoformat(), "expiracao": 120}
     run(app)
@@ -290,3 +287,38 @@ def test_a_run_in_a_process_without_the_message_queue_leaves_the_page_to_the_ser
         assert publish_new_events() == 1
     statuses = [e["args"][0]["status"] for e in socket_client.get_received() if e["name"] == "payment_status"]
     assert statuses == ["paid"]
+
+
+# Whatever a PSP (or something pretending to be one) answers about a charge whose deadline passed.
+cob_answers = json_answers | st.fixed_dictionaries(
+    {"status": st.sampled_from(["ATIVA", "CONCLUIDA", "REMOVIDA_PELO_PSP"]) | json_answers},
+    optional={
+        "txid": json_answers,
+        "pixCopiaECola": json_answers | st.just("000201"),
+        "calendario": api_pix_like.map(lambda answer: answer.get("calendario")),
+        "pix": json_answers | st.lists(json_answers | st.just(PIX), max_size=2),
+    },
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(status=st.just(200) | st.sampled_from([404, 500]), answer=cob_answers)
+def test_whatever_the_psp_says_of_a_charge_a_run_ends_and_expiry_waits_for_a_readable_unpaid(
+    app: Flask, psp: FakePsp, make_payment: Any, deadline_passed: Any, status: int, answer: object
+) -> None:
+    payment = make_payment("10.50")
+    deadline_passed(payment, timedelta(minutes=2))
+    if isinstance(answer, dict):
+        answer = answer | {"txid": payment["txid"]}
+        if isinstance(answer.get("pix"), list):  # the sample Pix, made in time, for this very charge
+            ours = PIX | {"txid": payment["txid"], "endToEndId": "E" + uuid.uuid4().hex[:31]}
+            answer["pix"] = [ours if item == PIX else item for item in answer["pix"]]
+    psp.scripted[payment["txid"]] = (status, answer)
+    assert run(app) is not None  # a report, whatever came: nothing escapes the run
+    sweep(app)
+    said = answer if isinstance(answer, dict) else {}
+    if "payment.expired" in events_of(app, payment):
+        # Told to the shop only on a readable answer that the charge is not paid (or an hour on, untold).
+        assert status == 200 and isinstance(said.get("status"), str) and said["status"] != "CONCLUIDA"
+    assert not {"payment.expired", "payment.paid"} <= set(events_of(app, payment))
+    assert app.test_client().get("/health").status_code == 200
