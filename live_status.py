@@ -58,18 +58,19 @@ def is_payment_room(room: Any) -> bool:
     return isinstance(room, str) and room.startswith(ROOM_PREFIX)
 
 
-def publish_payment_status(payment: Payment) -> None:
-    """Tell the pages watching payment its new status; called after the commit."""
-    socketio.emit(STATUS_EVENT, payment_status_json(payment), to=payment_room(payment.token))
+def publish_payment_status(payment: Payment, here_only: bool = False) -> None:
+    """Tell the pages watching payment its new status; called after the commit. here_only: this process's pages."""
+    room = payment_room(payment.token)
+    socketio.emit(STATUS_EVENT, payment_status_json(payment), to=room, ignore_queue=here_only)
 
 
-def _tell_operators(event: dict[str, Any]) -> None:
-    socketio.emit(OPERATOR_EVENT, event, to=OPERATORS_ROOM, namespace=OPERATORS_NAMESPACE)
+def _tell_operators(event: dict[str, Any], here_only: bool = False) -> None:
+    socketio.emit(OPERATOR_EVENT, event, to=OPERATORS_ROOM, namespace=OPERATORS_NAMESPACE, ignore_queue=here_only)
 
 
-def publish_to_operators(event_type: str, payment: Payment | None) -> None:
+def publish_to_operators(event_type: str, payment: Payment | None, here_only: bool = False) -> None:
     """Tell the operators' room of an event; called after the commit that recorded it."""
-    _tell_operators(operator_event_json(event_type, payment))
+    _tell_operators(operator_event_json(event_type, payment), here_only)
 
 
 def publish_dead_delivery(delivery_id: int, payment_id: int | None) -> None:
@@ -78,8 +79,9 @@ def publish_dead_delivery(delivery_id: int, payment_id: int | None) -> None:
     _tell_operators({"type": "delivery.dead", "payment": about, "delivery_id": delivery_id})
 
 
-def publish_event(event_type: str, payment: Payment | None) -> None:
-    """Tell whoever is to hear of an outbox event: the payment's waiting pages when it changes them, the operators."""
+def publish_event(event_type: str, payment: Payment | None, here_only: bool = False) -> None:
+    """Tell whoever is to hear of an outbox event: the payment's waiting pages when it changes them, the operators;
+    here_only: only those connected to this process (the others heard it already)."""
     if payment is not None and event_type in PAGE_EVENT_TYPES:
-        publish_payment_status(payment)
-    publish_to_operators(event_type, payment)
+        publish_payment_status(payment, here_only)
+    publish_to_operators(event_type, payment, here_only)

@@ -185,6 +185,10 @@ def _deployment(settings: dict[str, Any]) -> None:
     if not settings["RATELIMIT_STORAGE_URI"]:
         # Several processes must count together, so share the Redis that already carries their events.
         settings["RATELIMIT_STORAGE_URI"] = queue if queue and queue.startswith("redis") else "memory://"
+    # Redis gone must stop no payment: each process then counts alone, in memory, until Redis answers again.
+    settings["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    if settings["RATELIMIT_STORAGE_URI"].startswith(("redis", "valkey")):
+        settings["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 1, "socket_timeout": 1}
     settings["RATELIMIT_HEADERS_ENABLED"] = True
     for name in ("PIX_CREATE_RATE_LIMIT", "PIX_AUTH_FAILURE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):
         try:

@@ -3,13 +3,23 @@
 Right after its own commit a request tells them at once; a loop in every server catches what other processes
 committed (the worker's expiry sweep, a reconciliation run in a process of its own) and what no request told
 (money that could not be applied, refunds).
+
+A process that lost its message queue for a while tells its own pages and operators again of every event recorded
+meanwhile (tell_here_again): each was told once, by the process that claimed it, but not heard here.
 """
 
+import logging
+from datetime import datetime
+
 from live_status import publish_event
-from repository.outbox import claim_live_events
+from repository.outbox import claim_live_events, events_since
 from repository.payments import payments_by_id
 
+log = logging.getLogger(__name__)
+
 BATCH = 100
+# After an outage this long the waiting pages have polled their status anyway: the newest events are enough.
+MOST_TOLD_AGAIN = 1000
 
 
 def publish_new_events() -> int:
@@ -23,3 +33,14 @@ def publish_new_events() -> int:
         if len(events) < BATCH:
             break
     return told
+
+
+def tell_here_again(since: datetime) -> int:
+    """Tell this process's pages and operators again of the events recorded since since (this process could not
+    hear the others then); how many. A page told twice of a status shows it once."""
+    events = events_since(since, MOST_TOLD_AGAIN)
+    payments = payments_by_id({event.payment_id for event in events if event.payment_id})
+    for event in events:
+        publish_event(event.type, payments.get(event.payment_id), here_only=True)
+    log.info("told this process's pages again of %s events recorded since %s", len(events), since.isoformat())
+    return len(events)

@@ -6,6 +6,7 @@ nothing committed goes unsent. The waiting pages and the shop's endpoints are bo
 
 import fnmatch
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -92,6 +93,12 @@ def claim_live_events(limit: int = 100) -> list[OutboxEvent]:
         return []
     query = db.select(OutboxEvent).where(OutboxEvent.id.in_(claimed)).order_by(OutboxEvent.created_at)
     return list(db.session.execute(query).scalars())
+
+
+def events_since(since: datetime, limit: int) -> list[OutboxEvent]:
+    """The latest limit events recorded since since, oldest first."""
+    query = db.select(OutboxEvent).where(OutboxEvent.created_at >= since).order_by(OutboxEvent.created_at.desc())
+    return list(reversed(db.session.execute(query.limit(limit)).scalars().all()))
 
 
 def payment_event(event_type: str, payment: Payment | None, told_live: bool = False, **about: Any) -> str:

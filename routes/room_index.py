@@ -16,6 +16,7 @@ import socketio
 
 import metrics
 from live_status import is_payment_room
+from routes.queue_listener import CONNECT_TIMEOUT_SECONDS, RejoiningListener
 
 
 class IndexedRooms:
@@ -67,8 +68,8 @@ class IndexedManager(IndexedRooms, socketio.Manager):
     """One process's rooms."""
 
 
-class IndexedRedisManager(IndexedRooms, socketio.RedisManager):
-    """Rooms of several processes, their events carried by Redis."""
+class IndexedRedisManager(IndexedRooms, RejoiningListener, socketio.RedisManager):
+    """Rooms of several processes, their events carried by Redis; what a lost Redis kept from here is told again."""
 
 
 class IndexedKombuManager(IndexedRooms, socketio.KombuManager):
@@ -80,5 +81,6 @@ def client_manager(message_queue: str | None, channel: str) -> socketio.Manager:
     if not message_queue:
         return IndexedManager()
     if message_queue.startswith(("redis://", "rediss://")):
-        return IndexedRedisManager(message_queue, channel=channel)
+        options = {"socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        return IndexedRedisManager(message_queue, channel=channel, redis_options=options)
     return IndexedKombuManager(message_queue, channel=channel)

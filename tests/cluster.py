@@ -1,8 +1,10 @@
 """Several real server processes sharing PostgreSQL and a Redis channel, and pages watching them."""
 
+import re
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +49,20 @@ def watch(base_url: str, payment: dict, transport: str = "websocket") -> tuple[s
     ack = client.call("subscribe", {"token": payment["page_url"].rsplit("/", 1)[1]}, timeout=10)
     assert ack["ok"] is True
     return client, statuses
+
+
+def watch_as_operator(base_url: str) -> tuple[socketio.Client, list[tuple[str, int]]]:
+    """An operator's dashboard connected to base_url with the ticket its page hands out; the (event type,
+    payment id) pairs it hears."""
+    with urllib.request.urlopen(f"{base_url}/admin/") as page:
+        ticket = re.search(r'data-ticket="([^"]+)"', page.read().decode()).group(1)  # type: ignore[union-attr]
+    heard: list[tuple[str, int]] = []
+    operator = socketio.Client(reconnection=False)
+    operator.on(
+        "operacao", lambda event: heard.append((event["type"], event["payment"]["id"])), namespace="/operadores"
+    )
+    operator.connect(base_url, namespaces=["/operadores"], auth={"ticket": ticket}, transports=["websocket"])
+    return operator, heard
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 5) -> None:

@@ -1,9 +1,7 @@
 """Several real server processes on PostgreSQL and Redis behave as one checkout."""
 
-import re
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +11,7 @@ import redis
 import socketio
 from sqlalchemy import create_engine, text
 
-from tests.cluster import migrate, start_processes, wait_for, watch
+from tests.cluster import migrate, start_processes, wait_for, watch, watch_as_operator
 from tests.live_server import LiveServer
 from tests.services import fresh_postgres_database, redis_url
 
@@ -54,14 +52,7 @@ def test_confirmation_on_one_process_reaches_a_page_on_another(two_processes: li
 
 def test_the_operators_room_hears_every_process_once(two_processes: list[LiveServer]) -> None:
     first, second = two_processes
-    with urllib.request.urlopen(f"{first.url}/admin/") as page:
-        ticket = re.search(r'data-ticket="([^"]+)"', page.read().decode()).group(1)  # type: ignore[union-attr]
-    heard: list[tuple[str, int]] = []
-    operator = socketio.Client(reconnection=False)
-    operator.on(
-        "operacao", lambda event: heard.append((event["type"], event["payment"]["id"])), namespace="/operadores"
-    )
-    operator.connect(first.url, namespaces=["/operadores"], auth={"ticket": ticket}, transports=["websocket"])
+    operator, heard = watch_as_operator(first.url)
     try:
         payment = second.create_payment(35)
         assert second.confirm(payment)[0] == 200

@@ -1,0 +1,129 @@
+"""Redis going away stops no payment and loses no page's event: real processes on PostgreSQL whose Redis (rate
+limits and the Socket.IO channel) sits behind a relay the tests cut and restore."""
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cluster import migrate, start_processes, wait_for, watch, watch_as_operator
+from tests.cuttable_proxy import CuttableProxy, cuttable_proxy
+from tests.live_server import LiveServer
+from tests.services import fresh_postgres_database, redis_url
+
+SHOP_KEY = "outage-test-shop-key"
+SHOP = {"Content-Type": "application/json", "Authorization": f"Bearer {SHOP_KEY}"}
+# A listener that lost Redis tries again 1 s later, then 2, 4...: a page is told within a few of those.
+CAUGHT_UP_WITHIN = 20
+
+
+@pytest.fixture(scope="module")
+def redis_relay() -> Iterator[CuttableProxy]:
+    redis_url()  # skip, or fail under CI, without a Redis
+    with cuttable_proxy(("127.0.0.1", 6379)) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory: pytest.TempPathFactory, redis_relay: CuttableProxy) -> Iterator[list[LiveServer]]:
+    with fresh_postgres_database() as database_url:
+        migrate(database_url)
+        servers = start_processes(
+            tmp_path_factory.mktemp("outage"),
+            2,
+            DATABASE_URL=database_url,
+            SOCKETIO_MESSAGE_QUEUE=f"redis://127.0.0.1:{redis_relay.port}/0",
+            RATELIMIT_ENABLED="true",
+            RATELIMIT_KEY_PREFIX=f"pix-test-{uuid.uuid4().hex}",
+            SHOP_API_KEY=SHOP_KEY,
+            PIX_AUTH_FAILURE_RATE_LIMIT="2 per minute",
+        )
+        yield servers
+        for server in servers:
+            server.stop()
+
+
+@pytest.fixture
+def redis_down(redis_relay: CuttableProxy) -> Iterator[CuttableProxy]:
+    redis_relay.cut()
+    try:
+        yield redis_relay
+    finally:
+        redis_relay.restore()
+
+
+def create(server: LiveServer, value: int, headers: dict[str, str] = SHOP) -> tuple[int, dict]:
+    return server.request("POST", "/payments/pix", json.dumps({"value": value}).encode(), headers)
+
+
+def test_payments_are_created_and_confirmed_while_redis_is_down(
+    two_processes: list[LiveServer], redis_down: CuttableProxy
+) -> None:
+    first, second = two_processes
+    started = time.monotonic()
+    status, answer = create(first, 25)
+    assert status == 201, answer
+    assert second.confirm(answer["payment"])[0] == 200
+    assert time.monotonic() - started < 5
+
+
+def test_rate_limits_still_hold_while_redis_is_down(two_processes: list[LiveServer], redis_down: CuttableProxy) -> None:
+    wrong_key = SHOP | {"Authorization": "Bearer not-the-key"}
+    statuses = [create(two_processes[0], 25, wrong_key)[0] for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_a_page_hears_of_a_payment_confirmed_on_another_process_while_redis_was_down(
+    two_processes: list[LiveServer], redis_relay: CuttableProxy
+) -> None:
+    first, second = two_processes
+    status, answer = create(first, 30)
+    assert status == 201
+    payment = answer["payment"]
+    page, statuses = watch(first.url, payment)
+    try:
+        redis_relay.cut()
+        time.sleep(0.5)  # the processes' listeners notice
+        assert second.confirm(payment)[0] == 200
+        redis_relay.restore()
+        wait_for(lambda: "paid" in statuses, timeout=CAUGHT_UP_WITHIN)
+        assert statuses[0] == "pending" and set(statuses[1:]) == {"paid"}
+    finally:
+        redis_relay.restore()
+        page.disconnect()
+
+
+def test_the_operators_hear_what_happened_on_another_process_while_redis_was_down(
+    two_processes: list[LiveServer], redis_relay: CuttableProxy
+) -> None:
+    first, second = two_processes
+    operator, heard = watch_as_operator(first.url)
+    try:
+        redis_relay.cut()
+        time.sleep(0.5)
+        status, answer = create(second, 35)
+        assert status == 201
+        payment_id = answer["payment"]["id"]
+        assert second.confirm(answer["payment"])[0] == 200
+        redis_relay.restore()
+        wait_for(lambda: ("payment.paid", payment_id) in heard, timeout=CAUGHT_UP_WITHIN)
+        assert ("payment.created", payment_id) in heard
+    finally:
+        redis_relay.restore()
+        operator.disconnect()
+
+
+def test_nothing_is_told_twice_once_redis_is_back(two_processes: list[LiveServer]) -> None:
+    first, second = two_processes
+    status, answer = create(first, 40)
+    assert status == 201
+    page, statuses = watch(first.url, answer["payment"])
+    try:
+        assert second.confirm(answer["payment"])[0] == 200
+        wait_for(lambda: "paid" in statuses, timeout=CAUGHT_UP_WITHIN)
+        time.sleep(1.5)  # a relay tick: room for a duplicate to show up
+        assert statuses == ["pending", "paid"]
+    finally:
+        page.disconnect()
