@@ -89,6 +89,7 @@ DEFAULTS: dict[str, Any] = {
 }
 ENVIRONMENTS = ("development", "production")
 ASYNC_MODES = ("eventlet", "gevent", "threading")
+REDIS_SCHEMES = ("redis://", "rediss://")
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
 # Whole-number settings and the range that makes sense for each.
@@ -182,12 +183,15 @@ def _deployment(settings: dict[str, Any]) -> None:
     for name in ("RATELIMIT_ENABLED", "API_DOCS_ENABLED"):
         settings[name] = boolean(settings[name], name)
     queue = settings["SOCKETIO_MESSAGE_QUEUE"]
-    if not settings["RATELIMIT_STORAGE_URI"]:
-        # Several processes must count together, so share the Redis that already carries their events.
-        settings["RATELIMIT_STORAGE_URI"] = queue if queue and queue.startswith("redis") else "memory://"
+    if queue and not queue.startswith(REDIS_SCHEMES):
+        raise ConfigError(f"SOCKETIO_MESSAGE_QUEUE must be a redis:// or rediss:// URL, got {queue!r}")
+    # Several processes must count together, so share the Redis that already carries their events.
+    storage = settings["RATELIMIT_STORAGE_URI"] = settings["RATELIMIT_STORAGE_URI"] or queue or "memory://"
+    if not storage.startswith(("memory://", "redis+unix://", *REDIS_SCHEMES)):
+        raise ConfigError(f"RATELIMIT_STORAGE_URI must be memory:// or a Redis URL, got {storage!r}")
     # Redis gone must stop no payment: each process then counts alone, in memory, until Redis answers again.
     settings["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
-    if settings["RATELIMIT_STORAGE_URI"].startswith(("redis", "valkey")):
+    if storage.startswith("redis"):
         settings["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 1, "socket_timeout": 1}
     settings["RATELIMIT_HEADERS_ENABLED"] = True
     for name in ("PIX_CREATE_RATE_LIMIT", "PIX_AUTH_FAILURE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):

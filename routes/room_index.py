@@ -72,15 +72,9 @@ class IndexedRedisManager(IndexedRooms, RejoiningListener, socketio.RedisManager
     """Rooms of several processes, their events carried by Redis; what a lost Redis kept from here is told again."""
 
 
-class IndexedKombuManager(IndexedRooms, socketio.KombuManager):
-    """Rooms of several processes, their events carried by AMQP (RabbitMQ)."""
-
-
 def client_manager(message_queue: str | None, channel: str) -> socketio.Manager:
-    """The indexed manager for SOCKETIO_MESSAGE_QUEUE, chosen by its scheme as Flask-SocketIO would."""
+    """The indexed manager for SOCKETIO_MESSAGE_QUEUE (a Redis URL, checked by config), or for one process."""
     if not message_queue:
         return IndexedManager()
-    if message_queue.startswith(("redis://", "rediss://")):
-        options = {"socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
-        return IndexedRedisManager(message_queue, channel=channel, redis_options=options)
-    return IndexedKombuManager(message_queue, channel=channel)
+    options = {"socket_connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return IndexedRedisManager(message_queue, channel=channel, redis_options=options)

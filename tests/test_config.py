@@ -87,6 +87,9 @@ def test_unusable_settings_stop_startup(app_config: dict[str, Any], setting: str
         ("PIX_MAX_VALUE", "0.001"),
         ("DISPLAY_TIMEZONE", "Mars/Olympus"),
         ("PIX_CREATE_RATE_LIMIT", "banana"),
+        ("SOCKETIO_MESSAGE_QUEUE", "redis//127.0.0.1:6379"),
+        ("SOCKETIO_MESSAGE_QUEUE", "amqp://guest:guest@127.0.0.1:5672//"),
+        ("RATELIMIT_STORAGE_URI", "memcached://127.0.0.1:11211"),
     ],
 )
 def test_mistyped_settings_stop_startup_naming_the_variable(app_config: dict, setting: str, value: str) -> None:
