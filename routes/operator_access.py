@@ -5,6 +5,7 @@ The ticket lets the dashboard's Socket.IO connection into the operators' room: t
 """
 
 import hmac
+from datetime import UTC, datetime
 
 from flask import current_app, request
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -37,11 +38,12 @@ def operator_ticket() -> str:
     return _serializer().dumps("operator")
 
 
-def ticket_is_valid(ticket: object) -> bool:
-    """Whether ticket is one of ours, unexpired; anything else a client sends is simply not."""
+def ticket_seconds_left(ticket: object) -> float | None:
+    """How long ticket stays good, when it is one of ours and unexpired; None for anything else a client sends."""
     if not isinstance(ticket, str) or len(ticket) > 200 or not ticket.isascii():
-        return False
+        return None
     try:
-        return _serializer().loads(ticket, max_age=TICKET_HOURS * 3600) == "operator"
+        subject, issued = _serializer().loads(ticket, max_age=TICKET_HOURS * 3600, return_timestamp=True)
     except BadData:
-        return False
+        return None
+    return TICKET_HOURS * 3600 - (datetime.now(UTC) - issued).total_seconds() if subject == "operator" else None

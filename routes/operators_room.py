@@ -6,21 +6,31 @@ payment event, by reference (txid, order_id), never by page token.
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, request
 from flask_socketio import ConnectionRefusedError, join_room
 
 from extensions import socketio
 from live_status import OPERATORS_NAMESPACE, OPERATORS_ROOM
-from routes.operator_access import ticket_is_valid
+from routes.operator_access import ticket_seconds_left
 from routes.realtime import refusal
 
 
 def connected(auth: Any = None) -> None:
-    """Let an operator in (with the ticket /admin handed out) and into the room; refuse anyone else."""
+    """Let an operator in (with the ticket /admin handed out) and into the room, for as long as the ticket is
+    good; refuse anyone else."""
     ticket = auth.get("ticket") if isinstance(auth, dict) else None
-    if "admin" not in current_app.blueprints or not ticket_is_valid(ticket):
+    seconds_left = ticket_seconds_left(ticket)
+    if "admin" not in current_app.blueprints or seconds_left is None:
         raise ConnectionRefusedError("operators only: open /admin to get a ticket")
     join_room(OPERATORS_ROOM)
+    socketio.start_background_task(_close_when_expired, request.sid, seconds_left)  # type: ignore[attr-defined]
+
+
+def _close_when_expired(sid: str, seconds: float) -> None:
+    """A ticket seen once must not keep a connection hearing every payment after it expired (or leaked)."""
+    socketio.sleep(seconds)
+    if socketio.server.manager.is_connected(sid, OPERATORS_NAMESPACE):
+        socketio.server.disconnect(sid, namespace=OPERATORS_NAMESPACE)
 
 
 def unknown_event(event: str, *_args: Any) -> dict[str, Any]:

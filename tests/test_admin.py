@@ -18,7 +18,7 @@ from db_models.base import now_utc
 from extensions import socketio
 from jobs.deliveries import sweep
 from jobs.live_relay import publish_new_events
-from live_status import OPERATORS_NAMESPACE
+from live_status import OPERATORS_NAMESPACE, OPERATORS_ROOM
 from routes.operator_access import operator_ticket
 from tests.fake_psp import FakePsp, with_fake_psp
 from tests.live_server import free_port
@@ -178,6 +178,20 @@ def test_only_a_ticket_from_the_operators_page_opens_the_room(
     production = create_app(app_config | PRODUCTION | {"SOCKETIO_ASYNC_MODE": "eventlet"})
     with production.test_request_context():
         assert not operators_room(production, operator_ticket()).is_connected(OPERATORS_NAMESPACE)
+
+
+def test_the_room_closes_on_an_operator_when_their_ticket_expires(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    with app.test_request_context():
+        monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda _: int(time.time()) - 12 * 3600 + 1)
+        nearly_expired = operator_ticket()
+        monkeypatch.undo()
+    operator = operators_room(app, nearly_expired)
+    assert operator.is_connected(OPERATORS_NAMESPACE)
+    deadline = time.monotonic() + 5
+    while operator.is_connected(OPERATORS_NAMESPACE) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not operator.is_connected(OPERATORS_NAMESPACE)
+    assert list(socketio.server.manager.get_participants(OPERATORS_NAMESPACE, OPERATORS_ROOM)) == []
 
 
 def test_a_payment_page_tells_its_whole_story(

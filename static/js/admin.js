@@ -84,9 +84,11 @@
     setLive("connected", "Ao vivo");
     schedule(); // whatever happened while disconnected
   });
-  socket.on("disconnect", function () {
+  socket.on("disconnect", function (reason) {
     connected = false;
     setLive("reconnecting", "Reconectando… atualizando a cada 15 s");
+    // The server closed it, as it does when a ticket expires: the page fetched now brings a fresh one.
+    if (reason === "io server disconnect") schedule();
   });
   socket.on("connect_error", function () {
     connected = false;

@@ -7,8 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from itsdangerous import TimestampSigner
 from playwright.sync_api import Page, Route, expect
 
+from routes.operator_access import TICKET_HOURS, operator_ticket
 from tests.e2e.test_buyer_page import move_deadline
 from tests.e2e.test_content_security import watch_violations
 from tests.e2e.test_paying_at_the_psp import checkout_and_simulator
@@ -148,5 +151,33 @@ def test_a_dashboard_whose_ticket_ran_out_goes_live_again_without_a_reload(opera
     page.evaluate("window.sameDocument = true")
     expect(page.locator("#operator-live")).to_have_attribute("data-state", "connected", timeout=LIVE_WITHIN_MS)
     payment = checkout.create_payment("12.00")
+    expect(payment_row(page, payment)).to_be_visible(timeout=LIVE_WITHIN_MS)
+    assert page.evaluate("window.sameDocument") is True
+
+
+def nearly_expired_ticket(monkeypatch: pytest.MonkeyPatch, seconds_left: int) -> str:
+    """A ticket of the checkout's operators (signed with its ADMIN_TOKEN) that expires in seconds_left."""
+    issuer = Flask(__name__)
+    issuer.config["ADMIN_TOKEN"] = ADMIN_TOKEN
+    with issuer.app_context(), monkeypatch.context() as backdated:
+        backdated.setattr(
+            TimestampSigner, "get_timestamp", lambda _: int(time.time()) - TICKET_HOURS * 3600 + seconds_left
+        )
+        return operator_ticket()
+
+
+def test_a_dashboard_the_server_closed_when_its_ticket_expired_is_live_again_at_once(
+    operated, page: Page, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkout, _simulator = operated
+    log_in(page, checkout)
+    ticket = nearly_expired_ticket(monkeypatch, 4)
+    page.add_init_script(EXPIRED_TICKET.replace('"ran-out"', json.dumps(ticket)))
+    page.goto(f"{checkout.url}/admin/")
+    page.evaluate("window.sameDocument = true")
+    expect(page.locator("#operator-live")).to_have_attribute("data-state", "connected", timeout=LIVE_WITHIN_MS)
+    time.sleep(5)  # the server closed that connection; the page, told so, fetched itself a fresh ticket
+    payment = checkout.create_payment("13.00")
+    # Sooner than the 15 s idle refresh: the page heard of it live.
     expect(payment_row(page, payment)).to_be_visible(timeout=LIVE_WITHIN_MS)
     assert page.evaluate("window.sameDocument") is True
