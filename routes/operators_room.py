@@ -4,6 +4,7 @@ A buyer's connection lives in the default namespace and hears only its payments'
 payment event, by reference (txid, order_id), never by page token.
 """
 
+import time
 from typing import Any
 
 from flask import current_app, request
@@ -13,6 +14,8 @@ from extensions import socketio
 from live_status import OPERATORS_NAMESPACE, OPERATORS_ROOM
 from routes.operator_access import ticket_seconds_left
 from routes.realtime import refusal
+
+LOOK_EVERY_SECONDS = 60
 
 
 def connected(auth: Any = None) -> None:
@@ -27,10 +30,14 @@ def connected(auth: Any = None) -> None:
 
 
 def _close_when_expired(sid: str, seconds: float) -> None:
-    """A ticket seen once must not keep a connection hearing every payment after it expired (or leaked)."""
-    socketio.sleep(seconds)
-    if socketio.server.manager.is_connected(sid, OPERATORS_NAMESPACE):
-        socketio.server.disconnect(sid, namespace=OPERATORS_NAMESPACE)
+    """A ticket seen once must not keep a connection hearing every payment after it expired (or leaked); a
+    connection that left ends this wait within LOOK_EVERY_SECONDS."""
+    expires_at = time.monotonic() + seconds
+    while (left := expires_at - time.monotonic()) > 0:
+        socketio.sleep(min(left, LOOK_EVERY_SECONDS))
+        if not socketio.server.manager.is_connected(sid, OPERATORS_NAMESPACE):
+            return
+    socketio.server.disconnect(sid, namespace=OPERATORS_NAMESPACE)
 
 
 def unknown_event(event: str, *_args: Any) -> dict[str, Any]:
