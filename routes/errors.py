@@ -1,10 +1,13 @@
 """One JSON error shape for the API, real status codes on HTML error pages."""
 
 import logging
+from contextlib import suppress
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask.globals import request_ctx
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable
 
 from db_models import db
 
@@ -28,6 +31,18 @@ class PaymentNotFound(NotFound):
     api_code = "payment_not_found"
     description = "no payment has this token"
 
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database does not answer (down, unreachable, locked, out of connections): a passing outage the client
+    should retry after Retry-After, not a fault of its request or of the code."""
+
+    api_code = "database_unavailable"
+    description = "the database is not answering; try again in a few seconds"
+
+
+# What the driver raises when the database cannot be reached or used, rather than when a statement is wrong.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError)
+RETRY_AFTER_SECONDS = 5
 
 # The blueprints whose routes are pages people open in a browser.
 PAGE_BLUEPRINTS = {"pages", "admin", "sample_shop"}
@@ -75,6 +90,13 @@ def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
     return response
 
 
+def _handle_database_unavailable(error: Exception) -> Response | tuple[str, int]:
+    with suppress(*DATABASE_UNAVAILABLE):  # the connection may be gone, with what it held
+        db.session.rollback()
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+    return _handle_http_exception(DatabaseUnavailable(retry_after=RETRY_AFTER_SECONDS))
+
+
 def _handle_unexpected(error: Exception) -> Response | tuple[str, int]:
     db.session.rollback()
     log.exception("unhandled error on %s %s", request.method, request.path)
@@ -85,4 +107,6 @@ def register_error_handlers(app: Flask) -> None:
     """Route every error through the JSON or HTML renderer."""
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, _handle_database_unavailable)
     app.register_error_handler(Exception, _handle_unexpected)
