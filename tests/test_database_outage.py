@@ -62,7 +62,7 @@ def test_the_buyer_is_asked_to_try_again_while_the_database_is_down(
     database_relay[1].cut()
     page = client.get(f"/payments/pix/{token}", headers={"Accept": "text/html"})
     assert page.status_code == 503
-    assert "Tente novamente" in page.get_data(as_text=True)
+    assert "Serviço indisponível no momento" in page.get_data(as_text=True)
     assert_retry_later(client.get(f"/payments/pix/{token}/status"))
     refused = socket_client.emit("subscribe", {"token": token}, callback=True)
     assert refused["error"]["code"] == "database_unavailable"
