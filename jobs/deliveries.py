@@ -27,6 +27,7 @@ import metrics
 from db_models import DeliveryStatus, db
 from db_models.base import now_utc
 from jobs import reconciliation, safe_http
+from jobs.periodic import first_line
 from jobs.safe_http import Policy
 from live_status import publish_dead_delivery
 from pix.providers import ApiPixProvider
@@ -326,7 +327,7 @@ def run_worker(
                 if failures == 0:
                     log.exception("delivery round failed; retrying with growing pauses")
                 else:
-                    log.error("delivery round failed again (%d): %s", failures + 1, error)
+                    log.error("delivery round failed again (%d): %s", failures + 1, first_line(error))
                 failures += 1
                 sleep(min(MAX_FAILURE_PAUSE, poll * 2**failures))
 
