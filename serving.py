@@ -13,10 +13,10 @@ from db_models import db
 from extensions import socketio
 from green_servers import eventlet_server, gevent_server
 from jobs.deliveries import run_worker
-from jobs.live_relay import publish_new_events, tell_here_again
+from jobs.live_relay import publish_new_events, tell_again
 from jobs.periodic import run_every
 from jobs.reconciliation import reconcile
-from routes.queue_listener import RejoiningListener
+from routes.redis_channel import CatchingUpChannel
 
 LIVE_RELAY_SECONDS = 1.0
 GC_FREEZE_SECONDS = 1.0
@@ -42,16 +42,16 @@ def start_reconciliation(app: Flask) -> None:
 
 
 def start_outbox_jobs(app: Flask) -> None:
-    """Tell waiting pages what other processes committed, and again what a lost Redis kept from this process's;
-    for the embedded default, deliver webhooks here."""
-    listener = socketio.server.manager if isinstance(socketio.server.manager, RejoiningListener) else None
+    """Tell waiting pages what other processes committed, and again what Redis failed to carry; for the embedded
+    default, deliver webhooks here."""
+    channel = socketio.server.manager if isinstance(socketio.server.manager, CatchingUpChannel) else None
 
     def relay() -> None:
         with app.app_context():
             try:
-                if listener is not None and (missed := listener.missed())[0] is not None:
-                    tell_here_again(missed[0])
-                    listener.caught_up(missed[1])
+                if channel is not None and (missed := channel.missed()) is not None:
+                    tell_again(missed.since, here_only=not missed.everyone)
+                    channel.caught_up(missed)
                 publish_new_events()
             finally:
                 db.session.remove()

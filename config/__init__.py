@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from config.api_pix import api_pix_settings
 from config.production import DEVELOPMENT_PIX_KEY, refuse_unsafe_production
@@ -90,6 +92,8 @@ DEFAULTS: dict[str, Any] = {
 ENVIRONMENTS = ("development", "production")
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 REDIS_SCHEMES = ("redis://", "rediss://")
+# One attempt at a Redis command, where redis-py makes ten: a Redis that hangs must not hold requests up.
+ONE_REDIS_ATTEMPT = Retry(NoBackoff(), 0)
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
 # Whole-number settings and the range that makes sense for each.
@@ -192,7 +196,8 @@ def _deployment(settings: dict[str, Any]) -> None:
     # Redis gone must stop no payment: each process then counts alone, in memory, until Redis answers again.
     settings["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     if storage.startswith("redis"):
-        settings["RATELIMIT_STORAGE_OPTIONS"] = {"socket_connect_timeout": 1, "socket_timeout": 1}
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": ONE_REDIS_ATTEMPT}
+        settings["RATELIMIT_STORAGE_OPTIONS"] = options
     settings["RATELIMIT_HEADERS_ENABLED"] = True
     for name in ("PIX_CREATE_RATE_LIMIT", "PIX_AUTH_FAILURE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):
         try:

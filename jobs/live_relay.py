@@ -4,8 +4,8 @@ Right after its own commit a request tells them at once; a loop in every server 
 committed (the worker's expiry sweep, a reconciliation run in a process of its own) and what no request told
 (money that could not be applied, refunds).
 
-A process that lost its message queue for a while tells its own pages and operators again of every event recorded
-meanwhile (tell_here_again): each was told once, by the process that claimed it, but not heard here.
+A process whose Redis failed it tells again of every event recorded meanwhile (tell_again): its own pages, when it
+could not hear the others; every page, when it could not publish.
 """
 
 import logging
@@ -35,12 +35,14 @@ def publish_new_events() -> int:
     return told
 
 
-def tell_here_again(since: datetime) -> int:
-    """Tell this process's pages and operators again of the events recorded since since (this process could not
-    hear the others then); how many. A page told twice of a status shows it once."""
+def tell_again(since: datetime, here_only: bool) -> int:
+    """Tell again of the events recorded since since, which Redis did not carry: to this process's pages and
+    operators only (here_only: it could not hear the others), or to every process's (it could not publish); how
+    many. A page told twice of a status shows it once."""
     events = events_since(since, MOST_TOLD_AGAIN)
     payments = payments_by_id({event.payment_id for event in events if event.payment_id})
     for event in events:
-        publish_event(event.type, payments.get(event.payment_id), here_only=True)
-    log.info("told this process's pages again of %s events recorded since %s", len(events), since.isoformat())
+        publish_event(event.type, payments.get(event.payment_id), here_only=here_only)
+    whom = "this process's pages" if here_only else "every page"
+    log.info("told %s again of %s events recorded since %s", whom, len(events), since.isoformat())
     return len(events)

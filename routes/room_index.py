@@ -16,7 +16,7 @@ import socketio
 
 import metrics
 from live_status import is_payment_room
-from routes.queue_listener import CONNECT_TIMEOUT_SECONDS, RejoiningListener
+from routes.redis_channel import CONNECT_TIMEOUT_SECONDS, CatchingUpChannel
 
 
 class IndexedRooms:
@@ -68,8 +68,8 @@ class IndexedManager(IndexedRooms, socketio.Manager):
     """One process's rooms."""
 
 
-class IndexedRedisManager(IndexedRooms, RejoiningListener, socketio.RedisManager):
-    """Rooms of several processes, their events carried by Redis; what a lost Redis kept from here is told again."""
+class IndexedRedisManager(IndexedRooms, CatchingUpChannel, socketio.RedisManager):
+    """Rooms of several processes, their events carried by Redis; what Redis failed to carry is told again."""
 
 
 def client_manager(message_queue: str | None, channel: str) -> socketio.Manager:

@@ -17,6 +17,8 @@ class CuttableProxy:
         self.open = True
         self.connections: set[socket.socket] = set()
         self.lock = threading.Lock()
+        self.frozen = threading.Event()  # set while relaying
+        self.frozen.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -27,13 +29,19 @@ class CuttableProxy:
                 _close(connection)
             self.connections.clear()
 
+    def freeze(self) -> None:
+        """Relay nothing more, dropping no connection: a service that hangs, or a network that lost its packets."""
+        self.frozen.clear()
+
     def restore(self) -> None:
         """Relay again."""
         with self.lock:
             self.open = True
+        self.frozen.set()
 
     def close(self) -> None:
         """Stop listening and drop everything."""
+        self.restore()
         self.cut()
         _close(self.listener)
 
@@ -60,6 +68,7 @@ class CuttableProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self.frozen.wait()
                 sink.sendall(data)
         except OSError:
             pass
