@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from limits import parse_many
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from config.api_pix import api_pix_settings
@@ -92,8 +93,9 @@ DEFAULTS: dict[str, Any] = {
 ENVIRONMENTS = ("development", "production")
 ASYNC_MODES = ("eventlet", "gevent", "threading")
 REDIS_SCHEMES = ("redis://", "rediss://")
-# One attempt at a Redis command, where redis-py makes ten: a Redis that hangs must not hold requests up.
-ONE_REDIS_ATTEMPT = Retry(NoBackoff(), 0)
+# A Redis command is sent again, at once, only over a dropped connection (a restarted Redis); one that timed out is
+# not (redis-py would send it ten times): a Redis that hangs must not hold requests up.
+REDIS_RETRY = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 # Field 54 of the BR Code holds at most 13 characters: 9999999999.99.
 LARGEST_AMOUNT = Decimal("9999999999.99")
 # Whole-number settings and the range that makes sense for each.
@@ -196,7 +198,7 @@ def _deployment(settings: dict[str, Any]) -> None:
     # Redis gone must stop no payment: each process then counts alone, in memory, until Redis answers again.
     settings["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
     if storage.startswith("redis"):
-        options = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": ONE_REDIS_ATTEMPT}
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": REDIS_RETRY}
         settings["RATELIMIT_STORAGE_OPTIONS"] = options
     settings["RATELIMIT_HEADERS_ENABLED"] = True
     for name in ("PIX_CREATE_RATE_LIMIT", "PIX_AUTH_FAILURE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):

@@ -16,7 +16,7 @@ from typing import Any
 
 import redis
 
-from config import ONE_REDIS_ATTEMPT
+from config import REDIS_RETRY
 from db_models.base import now_utc
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class CatchingUpChannel:
             return None
         try:
             if self._publisher is None:
-                options = self.redis_options | {"socket_timeout": PUBLISH_TIMEOUT_SECONDS, "retry": ONE_REDIS_ATTEMPT}
+                options = self.redis_options | {"socket_timeout": PUBLISH_TIMEOUT_SECONDS, "retry": REDIS_RETRY}
                 self._publisher = redis.Redis.from_url(self.redis_url, **options)
             return self._publisher.publish(self.channel, self.json.dumps(data))
         except redis.RedisError as error:
