@@ -273,14 +273,14 @@ def test_a_charge_whose_deadline_at_the_psp_is_later_than_ours_is_announced_expi
     assert sweep(app) == 1
 
 
-def test_a_run_in_a_process_without_the_message_queue_leaves_the_page_to_the_servers_relay(
+def test_a_run_as_a_command_leaves_the_page_to_the_servers_relay(
     app: Flask, psp: FakePsp, make_payment: Any, socket_client: SocketIOTestClient, token_of: Any
 ) -> None:
     payment = make_payment("2.50")
     socket_client.emit("subscribe", {"token": token_of(payment)})
     socket_client.get_received()
     psp.pay(payment["txid"], "2.50")
-    app.test_cli_runner().invoke(args=["pix", "reconcile"])  # as `flask pix reconcile --every` would, no queue
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])  # as `flask pix reconcile --every` would
     socket_client.get_received()  # what a process of its own would have emitted reaches no page
     with app.app_context():
         # Before, the event was marked told by the command's publish into its own empty process, and never again.
