@@ -81,6 +81,25 @@ def bare_costs(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     return rows
 
 
+def reference_cost(args: argparse.Namespace) -> tuple[str, float, float]:
+    """Issue 11's yardstick (bench/reference_server.py): only a creation's writes and emit, on uvicorn."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        server = subprocess.Popen(  # noqa: S603
+            [sys.executable, str(Path(__file__).with_name("reference_server.py")), str(port), f"{workdir}/ref.db"]
+        )
+        try:
+            time.sleep(2)
+            url = f"http://127.0.0.1:{port}/payments/pix"
+            return (
+                "reference: python-socketio on uvicorn, a creation's writes only",
+                *cost(server.pid, url, "POST", CREATE_BODY, args),
+            )
+        finally:
+            server.terminate()
+            server.wait()
+
+
 def checkout_costs(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     """The checkout (`python app.py`, rate limits checked): a route it does not have, /health, a creation."""
     kinds = [
@@ -104,8 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"| request ({args.concurrency} clients, {args.duration:g} s each) | answers/s | server CPU per answer |")
     print("|---|---:|---:|")
-    for label, per_second, cpu_ms in bare_costs(args) + checkout_costs(args):
+    rows = [*bare_costs(args), reference_cost(args), *checkout_costs(args)]
+    for label, per_second, cpu_ms in rows:
         print(f"| {label} | {per_second:,.0f} | {cpu_ms:.3f} ms |")
+    reference, creation = rows[2][2], rows[-1][2]
+    print(f"\nA creation costs the checkout {creation / reference:.1f} times the reference's CPU; issue 11 asks for")
+    print(f"1,500/s against the reference's 3,200/s, at most {3200 / 1500:.1f} times (the same ratio on any machine).")
     return 0
 
 
