@@ -24,9 +24,10 @@ log = logging.getLogger(__name__)
 FIRST_RETRY_SECONDS, LONGEST_RETRY_SECONDS = 1, 5
 # An event is recorded before its commit and published after it: look back further than a transaction takes.
 LOOK_BACK = timedelta(seconds=10)
-# Whoever publishes waits for it (a confirmation's answer): one short attempt, and after a failed one none for a
-# while, since what is not sent is told again anyway.
+# The listener's wait for a connection: without one, a Redis host that is down holds it for minutes.
 CONNECT_TIMEOUT_SECONDS = 2
+# Whoever publishes waits for it (a confirmation's answer): a short attempt, and after a failed one none for a
+# while, since what is not sent is told again anyway.
 PUBLISH_TIMEOUT_SECONDS = 1
 QUIET_SECONDS = 5
 
@@ -81,7 +82,8 @@ class CatchingUpChannel:
             return None
         try:
             if self._publisher is None:
-                options = self.redis_options | {"socket_timeout": PUBLISH_TIMEOUT_SECONDS, "retry": REDIS_RETRY}
+                waits = {"socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS, "socket_timeout": PUBLISH_TIMEOUT_SECONDS}
+                options = self.redis_options | waits | {"retry": REDIS_RETRY}
                 self._publisher = redis.Redis.from_url(self.redis_url, **options)
             return self._publisher.publish(self.channel, self.json.dumps(data))
         except redis.RedisError as error:

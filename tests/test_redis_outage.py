@@ -1,5 +1,5 @@
-"""Redis going away stops no payment and loses no page's event: real processes on PostgreSQL whose Redis (rate
-limits and the Socket.IO channel) sits behind a relay the tests cut and restore."""
+"""Redis going away, or hanging, stops no payment and loses no page's event: real processes on PostgreSQL whose
+Redis (rate limits and the Socket.IO channel) sits behind a relay the tests cut, freeze and restore."""
 
 import json
 import time
@@ -16,7 +16,8 @@ from tests.services import fresh_postgres_database, redis_url
 
 SHOP_KEY = "outage-test-shop-key"
 SHOP = {"Content-Type": "application/json", "Authorization": f"Bearer {SHOP_KEY}"}
-# A listener that lost Redis tries again 1 s later, then 2, 4...: a page is told within a few of those.
+# A listener that lost Redis tries again 1 s later, then up to 5 s apart, and a process that could not publish
+# tells again 5 s after: a page is told within a few of those.
 CAUGHT_UP_WITHIN = 20
 # Each wait on a silent Redis is one attempt of a second or two: the rate limits' check, then the publish.
 ANSWERED_WITHIN = 8
