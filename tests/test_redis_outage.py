@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+import socketio
 
 from routes.redis_channel import QUIET_SECONDS
 from tests.cluster import migrate, start_processes, wait_for, watch, watch_as_operator
@@ -62,6 +63,13 @@ def create(server: LiveServer, value: int, headers: dict[str, str] = SHOP) -> tu
     return server.request("POST", "/payments/pix", json.dumps({"value": value}).encode(), headers)
 
 
+def watched_payment(server: LiveServer, value: int) -> tuple[dict, socketio.Client, list[str]]:
+    """A new payment, and its page on server with the statuses it hears."""
+    status, answer = create(server, value)
+    assert status == 201, answer
+    return answer["payment"], *watch(server.url, answer["payment"])
+
+
 def test_payments_are_created_and_confirmed_while_redis_is_down(
     two_processes: list[LiveServer], redis_down: CuttableProxy
 ) -> None:
@@ -83,10 +91,7 @@ def test_a_page_hears_of_a_payment_confirmed_on_another_process_while_redis_was_
     two_processes: list[LiveServer], redis_relay: CuttableProxy
 ) -> None:
     first, second = two_processes
-    status, answer = create(first, 30)
-    assert status == 201
-    payment = answer["payment"]
-    page, statuses = watch(first.url, payment)
+    payment, page, statuses = watched_payment(first, 30)
     try:
         redis_relay.cut()
         time.sleep(0.5)  # the processes' listeners notice
@@ -123,14 +128,12 @@ def test_a_redis_that_hangs_holds_no_answer_up_and_loses_no_event(
     two_processes: list[LiveServer], redis_relay: CuttableProxy
 ) -> None:
     first, second = two_processes
-    status, answer = create(first, 45)
-    assert status == 201
-    page, statuses = watch(first.url, answer["payment"])
+    payment, page, statuses = watched_payment(first, 45)
     try:
         redis_relay.freeze()
         started = time.monotonic()
         assert create(second, 10)[0] == 201
-        assert second.confirm(answer["payment"])[0] == 200
+        assert second.confirm(payment)[0] == 200
         assert time.monotonic() - started < ANSWERED_WITHIN
         redis_relay.restore()
         wait_for(lambda: "paid" in statuses, timeout=CAUGHT_UP_WITHIN)
@@ -144,11 +147,9 @@ def test_nothing_is_told_twice_once_redis_is_back(two_processes: list[LiveServer
     # What the outages above kept from pages is told again (a page may hear it twice) once the quiet after a
     # failed publish is over: let that pass, then every event is told once.
     time.sleep(QUIET_SECONDS + 2)
-    status, answer = create(first, 40)
-    assert status == 201
-    page, statuses = watch(first.url, answer["payment"])
+    payment, page, statuses = watched_payment(first, 40)
     try:
-        assert second.confirm(answer["payment"])[0] == 200
+        assert second.confirm(payment)[0] == 200
         wait_for(lambda: "paid" in statuses, timeout=CAUGHT_UP_WITHIN)
         time.sleep(1.5)  # a relay tick: room for a duplicate to show up
         assert statuses == ["pending", "paid"]
