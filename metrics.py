@@ -47,6 +47,11 @@ GC_FROZEN_OBJECTS = Gauge(
 EVENT_LOOP_LAG = Histogram(
     "pix_event_loop_lag_seconds", "How late the server's loop woke a timer (every page waited as long)", buckets=SECONDS
 )
+# 0 while Redis does not carry this process's events both ways (the process goes on, and tells again what Redis
+# missed once it is back); no sample without SOCKETIO_MESSAGE_QUEUE.
+MESSAGE_QUEUE_UP = Gauge(
+    "pix_message_queue_up", "Whether Redis carries this process's events", ["queue"], multiprocess_mode="liveall"
+)
 RECONCILIATION_RUNS = Counter("pix_reconciliation_runs", "Reconciliation runs by result", ["result"])
 RECONCILIATION_FOUND = Counter("pix_reconciliation_found", "What reconciliation found, by outcome", ["outcome"])
 

@@ -49,9 +49,11 @@ def start_outbox_jobs(app: Flask) -> None:
     def relay() -> None:
         with app.app_context():
             try:
-                if channel is not None and (missed := channel.missed()) is not None:
-                    tell_again(missed.since, here_only=not missed.everyone)
-                    channel.caught_up(missed)
+                if channel is not None:
+                    metrics.MESSAGE_QUEUE_UP.labels("redis").set(channel.carries())
+                    if (missed := channel.missed()) is not None:
+                        tell_again(missed.since, here_only=not missed.everyone)
+                        channel.caught_up(missed)
                 publish_new_events()
             finally:
                 db.session.remove()

@@ -58,8 +58,13 @@ class CatchingUpChannel:
         self._unheard_since: datetime | None = None  # this process's pages missed what the others published
         self._unsent_since: datetime | None = None  # the others' pages missed what this process published
         self._quiet_until = 0.0
+        self._listener_lost = False
         self._losses = 0
         self._publisher: redis.Redis | None = None
+
+    def carries(self) -> bool:
+        """Whether Redis carries this process's events both ways now, as far as it knows."""
+        return not self._listener_lost and time.monotonic() >= self._quiet_until
 
     def missed(self) -> Missed | None:
         """What is to be told again now; None when nothing was missed, or when Redis was just refused a publish."""
@@ -104,6 +109,7 @@ class CatchingUpChannel:
             try:
                 self._redis_connect()  # type: ignore[attr-defined]
                 self.pubsub.subscribe(self.channel)
+                self._listener_lost = False
                 if lost_at is not None:
                     with self._lock:
                         since = lost_at - LOOK_BACK
@@ -115,7 +121,7 @@ class CatchingUpChannel:
                 problem: object = "the subscription ended"
             except Exception as error:  # whatever the driver raises, the loop must go on: pages depend on it
                 problem = error
-            lost_at = lost_at or now_utc()
+            lost_at, self._listener_lost = lost_at or now_utc(), True
             log.warning("lost Redis, listening again in %s s: %s", retry_in, problem)
             time.sleep(retry_in)
             retry_in = min(retry_in * 2, LONGEST_RETRY_SECONDS)

@@ -3,11 +3,13 @@ Redis (rate limits and the Socket.IO channel) sits behind a relay the tests cut,
 
 import json
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import socketio
+from prometheus_client.parser import text_string_to_metric_families
 
 from routes.redis_channel import QUIET_SECONDS
 from tests.cluster import migrate, start_processes, wait_for, watch, watch_as_operator
@@ -137,6 +139,31 @@ def test_a_redis_that_hangs_holds_no_answer_up_and_loses_no_event(
         assert time.monotonic() - started < ANSWERED_WITHIN
         redis_relay.restore()
         wait_for(lambda: "paid" in statuses, timeout=CAUGHT_UP_WITHIN)
+    finally:
+        redis_relay.restore()
+        page.disconnect()
+
+
+def message_queue_up(server: LiveServer) -> float | None:
+    with urllib.request.urlopen(f"{server.url}/metrics") as answer:
+        text = answer.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "pix_message_queue_up":
+            return family.samples[0].value if family.samples else None
+    return None
+
+
+def test_the_metrics_say_when_a_process_cannot_reach_redis(
+    two_processes: list[LiveServer], redis_relay: CuttableProxy
+) -> None:
+    first = two_processes[0]
+    _payment, page, _statuses = watched_payment(first, 20)  # a page: the process listens to Redis
+    try:
+        wait_for(lambda: message_queue_up(first) == 1)
+        redis_relay.cut()
+        wait_for(lambda: message_queue_up(first) == 0)
+        redis_relay.restore()
+        wait_for(lambda: message_queue_up(first) == 1, timeout=CAUGHT_UP_WITHIN)
     finally:
         redis_relay.restore()
         page.disconnect()
