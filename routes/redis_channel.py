@@ -58,13 +58,13 @@ class CatchingUpChannel:
         self._unheard_since: datetime | None = None  # this process's pages missed what the others published
         self._unsent_since: datetime | None = None  # the others' pages missed what this process published
         self._quiet_until = 0.0
-        self._listener_lost = False
+        self._listener_lost_at: datetime | None = None
         self._losses = 0
         self._publisher: redis.Redis | None = None
 
     def carries(self) -> bool:
         """Whether Redis carries this process's events both ways now, as far as it knows."""
-        return not self._listener_lost and time.monotonic() >= self._quiet_until
+        return self._listener_lost_at is None and time.monotonic() >= self._quiet_until
 
     def missed(self) -> Missed | None:
         """What is to be told again now; None when nothing was missed, or when Redis was just refused a publish."""
@@ -83,8 +83,7 @@ class CatchingUpChannel:
 
     def _publish(self, data: Any) -> int | None:
         if time.monotonic() < self._quiet_until:
-            self._note_unsent()
-            return None
+            return None  # told again with what the failed publish noted: every event recorded since before it
         try:
             if self._publisher is None:
                 waits = {"socket_connect_timeout": PUBLISH_TIMEOUT_SECONDS, "socket_timeout": PUBLISH_TIMEOUT_SECONDS}
@@ -93,35 +92,36 @@ class CatchingUpChannel:
             return self._publisher.publish(self.channel, self.json.dumps(data))
         except redis.RedisError as error:
             log.warning("could not publish to Redis, told again once it answers: %s", error)
-            self._note_unsent()
             self._quiet_until = time.monotonic() + QUIET_SECONDS
+            self._note_missed(now_utc(), unsent=True)
             return None
 
-    def _note_unsent(self) -> None:
+    def _note_missed(self, lost_at: datetime, unsent: bool) -> None:
+        """Redis was lost at lost_at: the others' pages missed what this process published (unsent), or this
+        process's pages what the others did."""
+        since = lost_at - LOOK_BACK
         with self._lock:
-            since = now_utc() - LOOK_BACK
-            self._unsent_since = min(since, self._unsent_since or since)
+            if unsent:
+                self._unsent_since = min(since, self._unsent_since or since)
+            else:
+                self._unheard_since = min(since, self._unheard_since or since)
             self._losses += 1
 
     def _redis_listen_with_retries(self) -> Iterator[dict]:
-        retry_in, lost_at = FIRST_RETRY_SECONDS, None
+        retry_in = FIRST_RETRY_SECONDS
         while True:
             try:
                 self._redis_connect()  # type: ignore[attr-defined]
                 self.pubsub.subscribe(self.channel)
-                self._listener_lost = False
-                if lost_at is not None:
-                    with self._lock:
-                        since = lost_at - LOOK_BACK
-                        self._unheard_since = min(since, self._unheard_since or since)
-                        self._losses += 1
+                if (lost_at := self._listener_lost_at) is not None:
+                    self._listener_lost_at, retry_in = None, FIRST_RETRY_SECONDS
+                    self._note_missed(lost_at, unsent=False)
                     log.info("listening to Redis again; catching up on what was published since %s", lost_at)
-                    retry_in, lost_at = FIRST_RETRY_SECONDS, None
                 yield from self.pubsub.listen()
                 problem: object = "the subscription ended"
             except Exception as error:  # whatever the driver raises, the loop must go on: pages depend on it
                 problem = error
-            lost_at, self._listener_lost = lost_at or now_utc(), True
+            self._listener_lost_at = self._listener_lost_at or now_utc()
             log.warning("lost Redis, listening again in %s s: %s", retry_in, problem)
             time.sleep(retry_in)
             retry_in = min(retry_in * 2, LONGEST_RETRY_SECONDS)
