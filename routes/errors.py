@@ -90,15 +90,20 @@ def _handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
     return response
 
 
-def _handle_database_unavailable(error: Exception) -> Response | tuple[str, int]:
-    with suppress(*DATABASE_UNAVAILABLE):  # the connection may be gone, with what it held
+def roll_back() -> None:
+    """Undo what the failed request or event wrote; a connection the database dropped went with it."""
+    with suppress(*DATABASE_UNAVAILABLE):
         db.session.rollback()
+
+
+def _handle_database_unavailable(error: Exception) -> Response | tuple[str, int]:
+    roll_back()
     log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
     return _handle_http_exception(DatabaseUnavailable(retry_after=RETRY_AFTER_SECONDS))
 
 
 def _handle_unexpected(error: Exception) -> Response | tuple[str, int]:
-    db.session.rollback()
+    roll_back()
     log.exception("unhandled error on %s %s", request.method, request.path)
     return _handle_http_exception(InternalServerError())
 

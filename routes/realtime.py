@@ -2,17 +2,15 @@
 
 import logging
 import traceback
-from contextlib import suppress
 from typing import Any
 
 from flask import current_app
 from flask_socketio import emit, join_room, leave_room, rooms
 
-from db_models import db
 from extensions import socketio
 from live_status import STATUS_EVENT, is_payment_room, payment_room, payment_status_json
 from repository.payments import get_payment_by_token, is_page_token
-from routes.errors import DATABASE_UNAVAILABLE, DatabaseUnavailable
+from routes.errors import DATABASE_UNAVAILABLE, DatabaseUnavailable, roll_back
 from routes.throttled_log import ThrottledLog
 
 log = logging.getLogger(__name__)
@@ -56,8 +54,7 @@ def unknown_event(event: str, *_args: Any) -> dict[str, Any]:
 
 def handler_failed(error: Exception) -> dict[str, Any]:
     """Any handler failure: roll back, log one throttled line, and acknowledge with an error."""
-    with suppress(*DATABASE_UNAVAILABLE):  # the connection may be gone, with what it held
-        db.session.rollback()
+    roll_back()
     if isinstance(error, DATABASE_UNAVAILABLE):
         failures.warning("socket.io handler: database unavailable: %s", error)
         return refusal(DatabaseUnavailable.api_code, DatabaseUnavailable.description)
