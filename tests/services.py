@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 
+from tests.cuttable_proxy import CuttableProxy, cuttable_proxy
 from tests.external_tools import missing, require_service
 
 POSTGRES_ADMIN_URL = make_url(os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -43,6 +44,15 @@ def fresh_postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def postgres_behind_relay() -> Iterator[tuple[str, CuttableProxy]]:
+    """A fresh database's URL through a relay that can cut or freeze it, and that relay."""
+    with fresh_postgres_database() as url:
+        real = make_url(url)
+        with cuttable_proxy((real.host or "127.0.0.1", real.port or 5432)) as proxy:
+            yield real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), proxy
 
 
 def redis_url() -> str:

@@ -8,20 +8,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
-from sqlalchemy import make_url
 
 from app import create_app
 from db_models import db
-from tests.cuttable_proxy import CuttableProxy, cuttable_proxy
-from tests.services import fresh_postgres_database
+from tests.cuttable_proxy import CuttableProxy
+from tests.services import postgres_behind_relay
 
 
 @pytest.fixture
 def database_relay() -> Iterator[tuple[str, CuttableProxy]]:
-    with fresh_postgres_database() as url:
-        real = make_url(url)
-        with cuttable_proxy((real.host or "127.0.0.1", real.port or 5432)) as proxy:
-            yield real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False), proxy
+    with postgres_behind_relay() as relayed:
+        yield relayed
 
 
 @pytest.fixture

@@ -6,25 +6,21 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import make_url
 
 from tests.cluster import migrate
-from tests.cuttable_proxy import CuttableProxy, cuttable_proxy
+from tests.cuttable_proxy import CuttableProxy
 from tests.live_server import LiveServer
-from tests.services import fresh_postgres_database
+from tests.services import postgres_behind_relay
 
 
 @pytest.fixture
 def server_on_a_cuttable_database(tmp_path: Path) -> Iterator[tuple[LiveServer, CuttableProxy]]:
-    with fresh_postgres_database() as url:
-        migrate(url)
-        real = make_url(url)
-        with cuttable_proxy((real.host or "127.0.0.1", real.port or 5432)) as proxy:
-            relayed = real.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-            server = LiveServer(tmp_path, DATABASE_URL=relayed)
-            server.start()
-            yield server, proxy
-            server.stop()
+    with postgres_behind_relay() as (relayed, proxy):
+        migrate(relayed)
+        server = LiveServer(tmp_path, DATABASE_URL=relayed)
+        server.start()
+        yield server, proxy
+        server.stop()
 
 
 def test_a_buyer_asked_to_try_again_sees_the_payment_once_the_database_is_back(
