@@ -60,6 +60,11 @@ def test_the_buyer_is_asked_to_try_again_while_the_database_is_down(
     page = client.get(f"/payments/pix/{token}", headers={"Accept": "text/html"})
     assert page.status_code == 503
     assert "Serviço indisponível no momento" in page.get_data(as_text=True)
+    assert "Se você já pagou" in page.get_data(as_text=True)
+    # An operator's page says the service is down, and promises nothing about a payment.
+    admin = client.get("/admin/", headers={"Accept": "text/html"})
+    assert admin.status_code == 503
+    assert "Se você já pagou" not in admin.get_data(as_text=True)
     assert_retry_later(client.get(f"/payments/pix/{token}/status"))
     refused = socket_client.emit("subscribe", {"token": token}, callback=True)
     assert refused["error"]["code"] == "database_unavailable"
