@@ -17,8 +17,8 @@ class CuttableProxy:
         self.open = True
         self.connections: set[socket.socket] = set()
         self.lock = threading.Lock()
-        self.frozen = threading.Event()  # set while relaying
-        self.frozen.set()
+        self.relaying = threading.Event()  # cleared while frozen
+        self.relaying.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut(self) -> None:
@@ -31,13 +31,13 @@ class CuttableProxy:
 
     def freeze(self) -> None:
         """Relay nothing more, dropping no connection: a service that hangs, or a network that lost its packets."""
-        self.frozen.clear()
+        self.relaying.clear()
 
     def restore(self) -> None:
         """Relay again."""
         with self.lock:
             self.open = True
-        self.frozen.set()
+        self.relaying.set()
 
     def close(self) -> None:
         """Stop listening and drop everything."""
@@ -68,7 +68,7 @@ class CuttableProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                self.frozen.wait()
+                self.relaying.wait()
                 sink.sendall(data)
         except OSError:
             pass
