@@ -32,6 +32,7 @@ from routes.errors import register_error_handlers
 from routes.event_names import route_reserved_names_to_catch_all
 from routes.monitoring import register_request_metrics
 from routes.operators_room import register_operator_handlers
+from routes.rate_limit_headers import register_rate_limit_headers
 from routes.realtime import register_socket_handlers
 from routes.room_index import client_manager
 from routes.sample_shop import ensure_sample_endpoint, register_sample_shop
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_security_headers(app)
+    register_rate_limit_headers(app)
     register_request_ids(app)
     register_request_metrics(app)
     register_template_filters(app)

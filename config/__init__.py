@@ -200,7 +200,7 @@ def _deployment(settings: dict[str, Any]) -> None:
     if storage.startswith("redis"):
         options = {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": REDIS_RETRY}
         settings["RATELIMIT_STORAGE_OPTIONS"] = options
-    settings["RATELIMIT_HEADERS_ENABLED"] = True
+    settings["RATELIMIT_HEADERS_ENABLED"] = False  # routes/rate_limit_headers.py sets them
     for name in ("PIX_CREATE_RATE_LIMIT", "PIX_AUTH_FAILURE_RATE_LIMIT", "PIX_CONFIRM_RATE_LIMIT"):
         try:
             parse_many(settings[name])

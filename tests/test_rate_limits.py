@@ -1,6 +1,7 @@
 """Flask-Limiter on payment creation and confirmation: 429 with Retry-After, limits from config."""
 
 import json
+import time
 from typing import Any
 
 from app import create_app
@@ -13,6 +14,19 @@ def test_creation_over_the_limit_gets_429_with_retry_after(app_config: dict[str,
     refused = client.post("/payments/pix", json={"value": 10})
     assert refused.get_json()["error"]["code"] == "too_many_requests"
     assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_an_answer_within_the_budget_says_what_is_left_and_never_to_retry(app_config: dict[str, Any]) -> None:
+    client = create_app(app_config | {"PIX_CREATE_RATE_LIMIT": "5 per minute"}).test_client()
+    created = [client.post("/payments/pix", json={"value": 10}) for _ in range(2)]
+    assert [response.status_code for response in created] == [201, 201]
+    assert [response.headers["X-RateLimit-Remaining"] for response in created] == ["4", "3"]
+    assert created[0].headers["X-RateLimit-Limit"] == "5"
+    assert time.time() < int(created[0].headers["X-RateLimit-Reset"]) <= time.time() + 61
+    # Retry-After on a success would tell a shop's client to wait before its next creation.
+    assert "Retry-After" not in created[0].headers
+    assert "Retry-After" not in client.post("/payments/pix", json={"value": "junk"}).headers
 
 
 def test_unsigned_junk_never_throttles_the_banks_signed_confirmations(
