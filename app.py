@@ -71,7 +71,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, app.config["DATABASE_NETWORK_TIMEOUT"])
         if app.config["AUTO_MIGRATE"]:
             upgrade(directory=MIGRATIONS)
     limiter.init_app(app)

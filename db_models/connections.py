@@ -1,7 +1,10 @@
-"""Engine set-up for every process: SQLite pragmas and queued writers, no connection reused in an unknown state."""
+"""Engine set-up for every process: SQLite pragmas and queued writers, PostgreSQL connections that give up on a
+silent host, no connection reused in an unknown state."""
 
 import fcntl
+import math
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -9,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import OperationalError
 
 SQLITE_BUSY_SECONDS = 5.0
 _HOLDS_WRITE_LOCK = "pix_holds_sqlite_write_lock"
@@ -92,18 +96,60 @@ def _queue_sqlite_writers(engine: Engine) -> None:
     event.listen(engine.pool, "close", lambda _dbapi, record: release(record.info))
 
 
-def _invalidate_after_unclassified_error(context: ExceptionContext) -> None:
+def _invalidate_after_unclassified_error(context: ExceptionContext) -> OperationalError | None:
+    failure = context.original_exception
+    if isinstance(failure, context.dialect.loaded_dbapi.Error):
+        return None
+    context.is_disconnect = True
+    if isinstance(failure, OSError):
+        # pg8000 lets some socket failures out unwrapped (a host gone silent is TimeoutError): they are the
+        # database being unreachable, as the driver's own network errors are, for the pool and the callers.
+        return OperationalError(context.statement, context.parameters, failure)
     # A driver that fails outside its own error classes (pg8000 meeting a lone surrogate while writing a
     # message) may leave the wire protocol half-written: the next request on that connection would read
     # another query's rows. Drop that one connection; the rest of the pool is fine.
-    if not isinstance(context.original_exception, context.dialect.loaded_dbapi.Error):
-        context.is_disconnect = True
-        context.invalidate_pool_on_disconnect = False
+    context.invalidate_pool_on_disconnect = False
+    return None
 
 
-def configure_engine(engine: Engine) -> None:
-    """Apply the checkout's connection policies to engine."""
+def tcp_connection(host: str, port: int, network_timeout: float) -> socket.socket:
+    """A TCP connection that gives up on its peer once network_timeout seconds pass with nothing acknowledged.
+
+    Without this, a host that vanished (a failover that moved its address, a partition) holds every request on
+    its connections for as long as the kernel retransmits, about 15 minutes. Keepalive probes an idle connection,
+    and TCP_USER_TIMEOUT ends one whose data or probes go unacknowledged; a long statement on a live host is
+    never cut, since that host's kernel acknowledges both.
+    """
+    connection = socket.create_connection((host, port), timeout=network_timeout)
+    connection.settimeout(None)
+    connection.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, max(1, math.ceil(network_timeout / 2)))
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, math.ceil(network_timeout / 4)))
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(network_timeout * 1000))
+    return connection
+
+
+def _give_up_on_silent_hosts(engine: Engine, network_timeout: float) -> None:
+    def connect(dialect: Any, _record: Any, args: list[Any], params: dict[str, Any]) -> Any:
+        if "unix_sock" in params:
+            return None  # the dialect connects as usual
+        host, port = params.get("host", "localhost"), params.get("port", 5432)
+        try:
+            connection = tcp_connection(host, port, network_timeout)
+        except OSError as error:  # as pg8000 says it, so that the pool and the callers read an unreachable database
+            raise dialect.loaded_dbapi.InterfaceError(f"cannot connect to {host}:{port}: {error}") from error
+        # pg8000's connect() takes no socket, its Connection does; host stays for TLS's server name.
+        return dialect.loaded_dbapi.Connection(*args, sock=connection, **params)
+
+    event.listen(engine, "do_connect", connect)
+
+
+def configure_engine(engine: Engine, network_timeout: float | None = None) -> None:
+    """Apply the checkout's connection policies to engine; network_timeout: seconds a PostgreSQL host may leave
+    the connection unacknowledged before it counts as gone."""
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _enable_sqlite_wal)
         _queue_sqlite_writers(engine)
+    elif engine.dialect.driver == "pg8000" and network_timeout:
+        _give_up_on_silent_hosts(engine, network_timeout)
     event.listen(engine, "handle_error", _invalidate_after_unclassified_error)

@@ -1,9 +1,14 @@
-"""A TCP relay in front of a real service that a test can cut and restore, to stage that service's outage."""
+"""A TCP relay in front of a real service that a test can cut and restore, to stage that service's outage; and a
+network that silently drops a port's packets (iptables), as a vanished host or a moved address does."""
 
+import os
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+
+from tests.external_tools import missing, require_executable
 
 
 class CuttableProxy:
@@ -92,3 +97,20 @@ def cuttable_proxy(target: tuple[str, int]) -> Iterator[CuttableProxy]:
         yield proxy
     finally:
         proxy.close()
+
+
+@contextmanager
+def packets_dropped(port: int) -> Iterator[None]:
+    """Every TCP packet to or from port on this machine silently dropped while inside: unlike a frozen relay, the
+    relay's kernel no longer acknowledges anything either, as with a host that vanished mid-connection."""
+    iptables = require_executable("iptables", "drop a relay's packets as a network that lost its host does")
+    if os.geteuid() != 0:
+        missing("iptables needs root to drop a relay's packets as a network that lost its host does")
+    rules = [["INPUT", "-p", "tcp", direction, str(port), "-j", "DROP"] for direction in ("--dport", "--sport")]
+    for rule in rules:
+        subprocess.run([iptables, "-I", *rule], check=True)
+    try:
+        yield
+    finally:
+        for rule in rules:
+            subprocess.run([iptables, "-D", *rule], check=True)

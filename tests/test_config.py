@@ -169,6 +169,8 @@ def test_an_expiration_outside_its_limits_stops_startup(app_config: dict[str, An
         ("PROXY_FIX_HOPS", "50"),
         ("SOCKETIO_MAX_SUBSCRIPTIONS", "0"),
         ("HTTP_IDLE_TIMEOUT", "0"),
+        ("DATABASE_NETWORK_TIMEOUT", "0"),
+        ("DATABASE_NETWORK_TIMEOUT", "ten"),
     ],
 )
 def test_nonsensical_settings_stop_startup_anywhere(app_config: dict[str, Any], setting: str, value: str) -> None:

@@ -1,17 +1,21 @@
 """The database going away is a 503 the shop, the bank and the buyer's page can retry, never a 500, and the
 checkout serves again by itself once it is back: PostgreSQL behind a relay the tests cut and restore."""
 
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
+from sqlalchemy import text as sa_text
 
 from app import create_app
 from db_models import db
-from tests.cuttable_proxy import CuttableProxy
+from repository.transactions import transaction
+from tests.cuttable_proxy import CuttableProxy, packets_dropped
 from tests.services import postgres_behind_relay
 
 
@@ -83,3 +87,42 @@ def test_the_checkout_serves_again_by_itself_once_the_database_is_back(
     statuses = [client.post("/payments/pix", json={"value": 10}).status_code for _ in range(3)]
     assert statuses[1:] == [201, 201]
     assert confirm(payment).status_code == 200
+
+
+NETWORK_TIMEOUT = 2
+
+
+@pytest.fixture
+def quick_to_give_up(app_config: dict[str, Any], database_relay: tuple[str, CuttableProxy]) -> Iterator[Flask]:
+    """The app on the relayed database, dropping a connection whose host is silent for NETWORK_TIMEOUT seconds."""
+    settings = {"DATABASE_URL": database_relay[0], "AUTO_MIGRATE": True, "DATABASE_NETWORK_TIMEOUT": NETWORK_TIMEOUT}
+    app = create_app(app_config | settings)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_database_host_that_vanished_is_a_503_within_the_network_timeout_not_a_hang(
+    quick_to_give_up: Flask, database_relay: tuple[str, CuttableProxy]
+) -> None:
+    client = quick_to_give_up.test_client()
+    assert client.post("/payments/pix", json={"value": 10}).status_code == 201  # a pooled connection to that host
+    # In a thread, so that without the timeout this test fails in 20 s instead of waiting out TCP's 15 minutes.
+    with ThreadPoolExecutor(1) as background, packets_dropped(database_relay[1].port):
+        started = time.monotonic()
+        creating = background.submit(client.post, "/payments/pix", json={"value": 10})
+        assert_retry_later(creating.result(timeout=20))
+        assert time.monotonic() - started < NETWORK_TIMEOUT + 5
+        # A new connection to a host that answers nothing gives up as soon.
+        started = time.monotonic()
+        assert_retry_later(background.submit(client.get, "/payments/pix?order_id=order-1").result(timeout=20))
+        assert time.monotonic() - started < NETWORK_TIMEOUT + 5
+    statuses = [client.post("/payments/pix", json={"value": 10}).status_code for _ in range(2)]
+    assert statuses[-1] == 201
+
+
+def test_a_statement_longer_than_the_network_timeout_runs_to_its_end_on_a_live_host(quick_to_give_up: Flask) -> None:
+    with quick_to_give_up.app_context(), transaction():
+        slept = db.session.execute(sa_text(f"SELECT pg_sleep({NETWORK_TIMEOUT * 2}), 1")).one()
+    assert slept[1] == 1
