@@ -127,7 +127,7 @@ def _take(
     notice = BankNotice(SOURCE, pix.end_to_end_id, pix.value, raw, txid=pix.txid, transferred_at=pix.paid_at)
     result = apply_notice(notice, clock_tolerance, tell_live=tells_pages)
     for refund in pix.refunds:
-        record_refund_state(refund.refund_id, refund.status, None, of_pix=pix.end_to_end_id)
+        record_refund_state(refund.refund_id, refund.status, None, value=refund.value, of_pix=pix.end_to_end_id)
     if result.replayed:
         return  # its webhook, or an earlier run, already brought it
     report.outcomes[result.outcome] += 1

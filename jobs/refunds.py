@@ -11,7 +11,7 @@ from db_models import Refund, RefundStatus
 from pix.money import from_cents
 from pix.providers import new_txid
 from pix.psp_client import ApiPixClient, PspError
-from repository.refunds import open_refund, record_refund_state, refunds_in_flight
+from repository.refunds import note_checked, open_refund, record_refund_state, refunds_in_flight
 
 log = logging.getLogger(__name__)
 REFUND_ID_LENGTH = 32
@@ -31,19 +31,30 @@ def request_refund(
 
 
 def send_refund(client: ApiPixClient, refund: Refund) -> Refund:
-    """PUT the refund at the PSP; an unavailable PSP leaves it REQUESTED, to be sent again later."""
+    """PUT the refund at the PSP. Only the PSP's refusal makes it RECUSADO; without a verdict (no answer, one
+    that cannot be read, our credentials refused) it stays REQUESTED, to be sent again later."""
     try:
         state = client.refund(
             refund.end_to_end_id, refund.refund_id, from_cents(refund.value_cents), refund.description
         )
     except PspError as error:
-        if error.unavailable:
+        if not error.refused:
             log.warning("refund %s not sent yet: %s", refund.refund_id, error)
             return refund
         log.warning("the PSP refused refund %s: %s", refund.refund_id, error)
         return record_refund_state(refund.refund_id, RefundStatus.REFUSED, str(error)) or refund
     log.info("refund %s of %s: %s", refund.refund_id, refund.end_to_end_id, state.status)
-    return record_refund_state(refund.refund_id, state.status, state.reason) or refund
+    return record_refund_state(refund.refund_id, state.status, state.reason, value=state.value) or refund
+
+
+def ask_about(client: ApiPixClient, refund: Refund) -> Refund:
+    """The refund as the PSP now describes it (GET), or as it was when the PSP cannot say."""
+    try:
+        state = client.refund_state(refund.end_to_end_id, refund.refund_id)
+    except PspError as error:
+        log.warning("could not ask the PSP about refund %s: %s", refund.refund_id, error)
+        return refund
+    return record_refund_state(refund.refund_id, state.status, state.reason, value=state.value) or refund
 
 
 def settle_refunds(client: ApiPixClient) -> int:
@@ -51,14 +62,9 @@ def settle_refunds(client: ApiPixClient) -> int:
     changed = 0
     for refund in refunds_in_flight():
         before = refund.status
-        if refund.status == RefundStatus.REQUESTED:
-            refund = send_refund(client, refund)
+        refund = send_refund(client, refund) if before == RefundStatus.REQUESTED else ask_about(client, refund)
+        if refund.status == before:
+            note_checked(refund)
         else:
-            try:
-                state = client.refund_state(refund.end_to_end_id, refund.refund_id)
-            except PspError as error:  # one refund the PSP cannot describe holds back none of the others
-                log.warning("could not ask the PSP about refund %s: %s", refund.refund_id, error)
-                continue
-            refund = record_refund_state(refund.refund_id, state.status, state.reason) or refund
-        changed += refund.status != before
+            changed += 1
     return changed

@@ -28,15 +28,23 @@ RETRY_PAUSES = (0.2, 0.6)  # between the attempts of a call
 TOKEN_MARGIN_SECONDS = 30  # renew a token this long before the PSP says it expires
 MAX_EXPIRY_SECONDS = 2**31 - 1  # calendario.expiracao is an int32
 PAID = "CONCLUIDA"  # a cob's status once paid
+# Our own credentials refused: a fault of the set-up, not the PSP's verdict on what was asked.
+NOT_A_VERDICT = (401, 403)
 
 
 class PspError(Exception):
-    """The PSP refused a call, failed, or could not be reached; unavailable means trying later may work."""
+    """The PSP refused a call, failed, or could not be reached; unavailable means trying later may work. status:
+    the HTTP status of the PSP's answer to the call itself (None when none came, or came from its token endpoint)."""
 
     def __init__(self, message: str, status: int | None = None, unavailable: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.unavailable = unavailable
+
+    @property
+    def refused(self) -> bool:
+        """Whether the PSP turned the call itself down (a 4xx), so that it surely did nothing of what was asked."""
+        return self.status is not None and 400 <= self.status < 500 and self.status not in (429, *NOT_A_VERDICT)
 
 
 @dataclass(frozen=True)
@@ -140,13 +148,25 @@ class ApiPixClient:
                 return
 
     def refund(self, end_to_end_id: str, refund_id: str, amount: Decimal, description: str | None) -> Refund:
-        """PUT /pix/{e2eid}/devolucao/{id}: idempotent by our refund id."""
+        """PUT /pix/{e2eid}/devolucao/{id}: idempotent by our refund id. A refusal is the PSP's verdict only once
+        a look-up confirms that it holds no devolução with that id: a PSP may refuse the id an earlier attempt,
+        whose answer was lost, already took."""
         body = {"valor": money_text(amount)} | ({"descricao": description} if description else {})
-        return _refund(self._call("PUT", f"/v2/pix/{end_to_end_id}/devolucao/{refund_id}", json=body))
+        try:
+            return _refund(self._call("PUT", f"/v2/pix/{end_to_end_id}/devolucao/{refund_id}", json=body), refund_id)
+        except PspError as refusal:
+            if not refusal.refused:
+                raise
+            try:
+                return self.refund_state(end_to_end_id, refund_id)
+            except PspError as lookup:
+                if lookup.refused:  # not found: nothing was made, and the PSP's reason is the refusal's
+                    raise refusal from None
+                raise
 
     def refund_state(self, end_to_end_id: str, refund_id: str) -> Refund:
         """GET /pix/{e2eid}/devolucao/{id}."""
-        return _refund(self._call("GET", f"/v2/pix/{end_to_end_id}/devolucao/{refund_id}"))
+        return _refund(self._call("GET", f"/v2/pix/{end_to_end_id}/devolucao/{refund_id}"), refund_id)
 
     def register_webhook(self, key: str, url: str) -> None:
         """PUT /webhook/{chave}: the PSP POSTs received Pix for key to url + /pix."""
@@ -203,7 +223,10 @@ class ApiPixClient:
             raise PspError(
                 f"the PSP's token endpoint did not answer: {type(error).__name__}", unavailable=True
             ) from None
-        answer = _json(response)
+        try:
+            answer = _json(response)
+        except PspError as error:  # a refusal of our credentials, not of the call they were for
+            raise PspError(f"the PSP's token endpoint: {error}", unavailable=error.unavailable) from None
         token, lifetime = answer.get("access_token"), answer.get("expires_in", 3600)
         if not isinstance(token, str) or not isinstance(lifetime, int):
             raise PspError("the PSP's token answer has no access_token")
@@ -261,15 +284,15 @@ def _problem(response: httpx.Response) -> str:
     return f"the PSP answered {response.status_code}" + (f": {str(detail)[:200]}" if detail else "")
 
 
-def _refund(answer: dict[str, Any]) -> Refund:
+def _refund(answer: dict[str, Any], asked: str) -> Refund:
     try:
         value = money(answer.get("valor"), "valor")
     except InvalidPixItemError as error:
         raise PspError(f"the PSP described the refund badly: {error}") from None
     refund_id, status = answer.get("id"), answer.get("status")
-    if not isinstance(refund_id, str) or status not in REFUND_STATUSES:
+    if refund_id != asked or status not in REFUND_STATUSES:
         # A state outside the API Pix's three would be stored and then never settle.
-        raise PspError("the PSP's refund has no id, or a status the API Pix does not have")
+        raise PspError("the PSP's refund is not the one asked for, or has a status the API Pix does not have")
     reason = answer.get("motivo")
     return Refund(refund_id=refund_id, status=status, value=value, reason=reason if isinstance(reason, str) else None)
 

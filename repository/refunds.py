@@ -11,7 +11,7 @@ from db_models import BankNotification, NoticeOutcome, Payment, Refund, RefundSt
 from db_models.base import now_utc
 from db_models.refund import FAILED, FINAL
 from payloads import refund_json
-from pix.money import to_cents
+from pix.money import from_cents, to_cents
 from repository.outbox import payment_event
 
 log = logging.getLogger(__name__)
@@ -105,33 +105,55 @@ def can_refund(notice: BankNotification, refunds: list[Refund]) -> bool:
     return notice.value_cents > sum(refund.value_cents for refund in refunds if refund.status not in FAILED)
 
 
-def record_refund_state(refund_id: str, status: str, detail: str | None, of_pix: str | None = None) -> Refund | None:
-    """The PSP's word on a refund; a final state is never undone. of_pix: the endToEndId of the Pix whose
-    devolucoes reported it, which must be the refund's own."""
+def record_refund_state(
+    refund_id: str, status: str, detail: str | None, value: Decimal | None = None, of_pix: str | None = None
+) -> Refund | None:
+    """The PSP's word on a refund, taken once: a final state is never undone nor announced twice, even when two
+    reports of it arrive at once. value: the amount the PSP reports, which must be the refund's own; of_pix: the
+    endToEndId of the Pix whose devolucoes reported it, which must be the refund's own."""
     refund = refund_by_id(refund_id)
-    if refund is None or refund.status in FINAL:
+    if refund is None or refund.status in FINAL or refund.status == status:
         return refund
     if of_pix is not None and of_pix != refund.end_to_end_id:
         log.warning("the PSP reported refund %s under Pix %s, not its own %s", refund_id, of_pix, refund.end_to_end_id)
         return refund
-    refund.status = status
-    refund.detail = detail[:200] if detail else None
-    if status == RefundStatus.REFUNDED:
+    if value is not None and to_cents(value) != refund.value_cents:
+        reported, ours = f"{value:.2f}", f"{from_cents(refund.value_cents):.2f}"
+        log.error("the PSP reported refund %s as %s %s, not its %s: left as it was", refund_id, status, reported, ours)
+        return refund
+    # Conditional on the state read above: of two reports at once, the second changes nothing and tells no one.
+    changed = db.session.execute(
+        update(Refund)
+        .where(Refund.id == refund.id, Refund.status == refund.status)
+        .values(status=status, detail=detail[:200] if detail else None, updated_at=now_utc())
+        .returning(Refund.id),
+        execution_options={"synchronize_session": False},
+    ).scalar_one_or_none()
+    if changed is not None and status == RefundStatus.REFUNDED:
+        db.session.refresh(refund)
         payment = db.session.get(Payment, refund.payment_id) if refund.payment_id else None
         payment_event("payment.refunded", payment, refund=refund_json(refund))
     db.session.commit()
-    return refund
+    return refund_by_id(refund_id)
+
+
+def note_checked(refund: Refund) -> None:
+    """Put a refund the PSP left as it was at the back of the queue refunds_in_flight asks from."""
+    db.session.execute(update(Refund).where(Refund.id == refund.id).values(updated_at=now_utc()))
+    db.session.commit()
 
 
 def refund_by_id(refund_id: str) -> Refund | None:
-    """The refund with our refund_id, or None."""
-    return db.session.execute(db.select(Refund).filter_by(refund_id=refund_id)).scalar_one_or_none()
+    """The refund with our refund_id, as the database has it now, or None."""
+    query = db.select(Refund).filter_by(refund_id=refund_id).execution_options(populate_existing=True)
+    return db.session.execute(query).scalar_one_or_none()
 
 
 def refunds_in_flight(limit: int = 100) -> list[Refund]:
-    """Refunds the PSP has not settled yet, oldest first: reconciliation asks about them."""
+    """Refunds the PSP has not settled yet, the longest unchecked first: reconciliation asks about them, and one
+    the PSP never settles goes to the back each time, so it holds back none of the others."""
     unsettled = (RefundStatus.REQUESTED, RefundStatus.IN_PROGRESS)
-    query = db.select(Refund).where(Refund.status.in_(unsettled)).order_by(Refund.id).limit(limit)
+    query = db.select(Refund).where(Refund.status.in_(unsettled)).order_by(Refund.updated_at, Refund.id).limit(limit)
     return list(db.session.execute(query).scalars())
 
 

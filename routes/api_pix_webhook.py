@@ -93,7 +93,7 @@ def _take(item: Any) -> dict[str, Any]:
     result = apply_notice(_notice(pix, raw), current_app.config["PIX_CLOCK_TOLERANCE"])
     tell_if_newly_paid(result)
     for refund in pix.refunds:  # the PSP sends the Pix again when one of its refunds settles
-        record_refund_state(refund.refund_id, refund.status, None, of_pix=pix.end_to_end_id)
+        record_refund_state(refund.refund_id, refund.status, None, value=refund.value, of_pix=pix.end_to_end_id)
     return {"endToEndId": pix.end_to_end_id, "outcome": result.outcome.value}
 
 

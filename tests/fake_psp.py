@@ -24,6 +24,7 @@ class FakePsp:
         self.listing_lags = False  # GET /pix does not show the latest Pix yet; GET /cob does
         self.refunds: dict[str, dict] = {}
         self.scripted: dict[str, tuple[int, object]] = {}  # txid: the (status, body) its GET /cob answers
+        self.credentials_refused = False  # our token revoked, and the token endpoint refusing a new one
 
     def pay(self, txid: str | None, value: str, at: datetime | None = None) -> dict:
         """The buyer pays: the PSP records a Pix, and its webhook is lost."""
@@ -38,6 +39,8 @@ class FakePsp:
             return httpx.Response(503, json={"title": "Serviço Indisponível"})
         if self.garbled:
             return httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"\x1f\x8b..."))
+        if self.credentials_refused:
+            return httpx.Response(401, json={"error": "invalid_client"})
         if request.url.path == "/oauth/token":
             return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
         if "/devolucao/" in request.url.path:

@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,14 +13,17 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import repository.refunds as refunds_repository
 from app import create_app
-from db_models import Payment, db
+from db_models import OutboxEvent, Payment, Refund, db
 from tests.fake_psp import FakePsp, with_fake_psp
 from tests.services import fresh_postgres_database
 from tests.test_api_pix_provider import PSP
 from tests.test_api_pix_webhook import TOKEN, WEBHOOK, end_to_end_id
+from tests.test_psp_client import json_answers
 
 SHOP_KEY = "shop-key-Jk8sQz2vLp4xWn7rTy1u"
 SHOP = {"Authorization": f"Bearer {SHOP_KEY}"}
@@ -254,3 +258,168 @@ def test_the_expired_page_tells_the_late_payer_where_their_money_is(
     assert "A loja vai devolver o valor pelo seu banco." in html
     refund(client, end_to_end_id=late_pix)
     assert "Devolução em andamento: R$\xa020,00." in client.get(page).get_data(as_text=True)
+
+
+def psp_reports(app: Flask, pix: str, refund_id: str, value: str, status: str = "DEVOLVIDO") -> None:
+    """The PSP's webhook: the Pix again, with the devolução in the given state."""
+    item = {"id": refund_id, "rtrId": "D" + "9" * 31, "valor": value, "status": status}
+    body = {
+        "pix": [{"endToEndId": pix, "valor": "20.00", "horario": datetime.now(UTC).isoformat(), "devolucoes": [item]}]
+    }
+    assert app.test_client().post(WEBHOOK, query_string={"hmac": TOKEN}, json=body).status_code == 200
+
+
+def kept(app: Flask, refund_id: str) -> tuple[str, int]:
+    """The refund's state as kept, and how many payment.refunded events the shop is sent of it."""
+    with app.app_context():
+        status = db.session.execute(db.select(Refund.status).filter_by(refund_id=refund_id)).scalar_one()
+        told = db.session.execute(db.select(OutboxEvent.payload).filter_by(type="payment.refunded")).scalars()
+    return status, sum(payload["data"]["refund"]["refund_id"] == refund_id for payload in told)
+
+
+def answering(psp: FakePsp, change: Any) -> None:
+    """The PSP's refund answers go through change(request, answer) -> answer first."""
+    original = psp.refund
+    psp.refund = lambda request: change(request, original(request))  # type: ignore[method-assign]
+
+
+def test_a_settlement_reported_while_the_put_is_answered_is_neither_undone_nor_told_twice(
+    app: Flask, psp: FakePsp, late_pix: str
+) -> None:
+    def settled_before_its_answer_arrives(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+        refund_id = request.url.path.rsplit("/", 1)[1]
+        if request.method == "PUT":  # the PSP answers in progress, then settles and reports it before we read that
+            thread = threading.Thread(target=psp_reports, args=(app, late_pix, refund_id, "20.00"))
+            thread.start()
+            thread.join()
+            psp.refunds[refund_id]["status"] = "DEVOLVIDO"
+        return answer
+
+    answering(psp, settled_before_its_answer_arrives)
+    assert refund(app.test_client(), end_to_end_id=late_pix, refund_id="Fast1").status_code == 201
+    assert kept(app, "Fast1") == ("DEVOLVIDO", 1)  # before, EM_PROCESSAMENTO overwrote it
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])
+    assert kept(app, "Fast1") == ("DEVOLVIDO", 1)  # before, reconciliation settled it again and told the shop twice
+
+
+def test_a_refund_settled_while_reconciliation_runs_is_told_once(app_on_each_database: Flask, psp: FakePsp) -> None:
+    app = app_on_each_database
+    pix = late_pix_of(app)
+    for refund_id in ("RecA", "RecB"):
+        assert refund(app.test_client(), end_to_end_id=pix, refund_id=refund_id, value="5.00").status_code == 201
+
+    def b_settles_while_a_is_asked_about(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+        if request.method == "GET" and request.url.path.endswith("/RecA"):
+            psp.refunds["RecB"]["status"] = "DEVOLVIDO"
+            thread = threading.Thread(target=psp_reports, args=(app, pix, "RecB", "5.00"))
+            thread.start()
+            thread.join()
+        return answer
+
+    answering(psp, b_settles_while_a_is_asked_about)
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])
+    assert kept(app, "RecB") == ("DEVOLVIDO", 1)
+
+
+def test_an_answer_the_checkout_cannot_read_is_no_refusal_and_frees_no_money(
+    app: Flask, psp: FakePsp, late_pix: str
+) -> None:
+    def unknown_state(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+        return httpx.Response(201, json=json.loads(answer.content) | {"status": "EM_PROCESSAMENTO_LIQUIDACAO"})
+
+    answering(psp, unknown_state)
+    first = refund(app.test_client(), end_to_end_id=late_pix, refund_id="Odd1")
+    assert (first.status_code, first.get_json()["refund"]["status"]) == (202, "REQUESTED")  # before, RECUSADO
+    again = refund(app.test_client(), end_to_end_id=late_pix, refund_id="Again1")
+    assert (again.status_code, again.get_json()["error"]["code"]) == (422, "refund_too_large")  # before, 20.00 more
+    psp_reports(app, late_pix, "Odd1", "20.00")
+    assert kept(app, "Odd1") == ("DEVOLVIDO", 1)
+
+
+def test_our_credentials_refused_are_no_refusal_of_the_refund(app: Flask, psp: FakePsp, late_pix: str) -> None:
+    psp.credentials_refused = True
+    response = refund(app.test_client(), end_to_end_id=late_pix, refund_id="Tok1")
+    assert (response.status_code, response.get_json()["refund"]["status"]) == (202, "REQUESTED")
+    psp.credentials_refused = False
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])
+    assert psp.refunds["Tok1"]["status"] == "EM_PROCESSAMENTO"
+
+
+def test_a_refund_id_the_psp_already_took_is_looked_up_not_marked_refused(
+    app: Flask, psp: FakePsp, late_pix: str
+) -> None:
+    put_before: set[str] = set()
+
+    def taken_ids_refused(request: httpx.Request, answer: httpx.Response) -> httpx.Response:
+        refund_id = request.url.path.rsplit("/", 1)[1]
+        if request.method != "PUT":
+            return answer
+        if refund_id in put_before:  # as some PSPs answer an id they already hold
+            return httpx.Response(409, json={"title": "Devolução já existe"})
+        put_before.add(refund_id)
+        return httpx.Response(502)  # taken, and the answer lost on its way back: the client tries again
+
+    answering(psp, taken_ids_refused)
+    response = refund(app.test_client(), end_to_end_id=late_pix, refund_id="Lost1")
+    # Before, RECUSADO: the 20.00 the PSP is sending back could be refunded a second time.
+    assert (response.status_code, response.get_json()["refund"]["status"]) == (201, "EM_PROCESSAMENTO")
+
+
+def test_a_devolucao_reported_with_another_value_does_not_settle_ours(app: Flask, late_pix: str) -> None:
+    assert refund(app.test_client(), end_to_end_id=late_pix, refund_id="Val1").status_code == 201  # all 20.00
+    psp_reports(app, late_pix, "Val1", "0.01")
+    assert kept(app, "Val1") == ("EM_PROCESSAMENTO", 0)
+    psp_reports(app, late_pix, "Val1", "20.00")
+    assert kept(app, "Val1") == ("DEVOLVIDO", 1)
+
+
+def test_refunds_the_psp_never_settles_hold_back_no_newer_one(app: Flask, psp: FakePsp, late_pix: str) -> None:
+    client = app.test_client()
+    for n in range(100):  # as many as a reconciliation run asks about
+        assert refund(client, end_to_end_id=late_pix, refund_id=f"Lost{n}", value="0.01").status_code == 201
+        del psp.refunds[f"Lost{n}"]  # the PSP no longer knows it: asking about it answers 404
+    psp.down = True
+    assert refund(client, end_to_end_id=late_pix, refund_id="Later1", value="1.00").status_code == 202
+    psp.down = False
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])
+    assert psp.refunds["Later1"]["status"] == "EM_PROCESSAMENTO"  # before, never sent
+
+
+# Whatever a PSP (or something pretending to be one) answers about a devolução: "ID" stands for the refund's own id.
+refund_answers = json_answers | st.fixed_dictionaries(
+    {},
+    optional={
+        "id": st.just("ID") | json_answers,
+        "valor": st.sampled_from(["20.00", "0.01", "20.0"]) | json_answers,
+        "status": st.sampled_from(["EM_PROCESSAMENTO", "DEVOLVIDO", "NAO_REALIZADO"]) | json_answers,
+    },
+)
+answer_statuses = st.sampled_from([200, 201, 400, 401, 404, 409, 429, 500])
+VERDICTS = {400, 404, 409}  # the 4xx that are the PSP's word on the call itself
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(put=st.tuples(answer_statuses, refund_answers), get=st.tuples(answer_statuses, refund_answers))
+def test_whatever_the_psp_answers_a_refund_no_money_is_freed_or_told_without_its_word(
+    app: Flask, psp: FakePsp, put: tuple[int, object], get: tuple[int, object]
+) -> None:
+    pix, refund_id = late_pix_of(app), f"Any{uuid.uuid4().hex[:20]}"
+
+    def scripted(request: httpx.Request) -> httpx.Response:
+        status, body = put if request.method == "PUT" else get
+        body = body | {"id": refund_id} if isinstance(body, dict) and body.get("id") == "ID" else body
+        return httpx.Response(status, json=body)
+
+    psp.refund = scripted  # type: ignore[method-assign]
+    response = refund(app.test_client(), end_to_end_id=pix, refund_id=refund_id)
+    assert response.status_code in (201, 202), response.get_json()  # never a 500, whatever came back
+    status, told = kept(app, refund_id)
+    if status == "RECUSADO":  # the money is free to refund again: only on the PSP's refusal, confirmed
+        assert put[0] in VERDICTS and get[0] in VERDICTS
+    if told:  # the shop hears the money went back only from a readable report of exactly our 20.00
+        answer = put if put[0] < 300 else get
+        assert (status, told, answer[1]["valor"], answer[1]["status"]) == ("DEVOLVIDO", 1, "20.00", "DEVOLVIDO")
+    app.test_cli_runner().invoke(args=["pix", "reconcile"])
+    assert kept(app, refund_id)[1] <= 1
+    assert app.test_client().get("/health").status_code == 200
