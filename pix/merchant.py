@@ -7,7 +7,7 @@ from validate_docbr import CNPJ, CPF
 
 from pix.brcode import MAX_CITY_LENGTH, MAX_NAME_LENGTH, Merchant, fold_to_ascii
 
-PHONE_KEY = re.compile(r"\+55\d{10,11}")
+PHONE_KEY = re.compile(r"\+55[0-9]{10,11}")
 EMAIL_KEY = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_EMAIL_LENGTH = 77
 

@@ -14,7 +14,7 @@ INVALID_DETAIL = (
     "não respeita o _schema_ ou está semanticamente errada."
 )
 MAX_EXPIRY_SECONDS = 2**31 - 1
-CPF = re.compile(r"\d{11}")
+CPF = re.compile(r"[0-9]{11}")
 CNPJ = re.compile(r"[0-9A-Z]{14}")
 REVISABLE = ("calendario", "valor", "chave", "solicitacaoPagador", "devedor", "infoAdicionais")
 MISSING: Any = object()

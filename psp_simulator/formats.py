@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
-MONEY = re.compile(r"\d{1,10}\.\d{2}")
+MONEY = re.compile(r"[0-9]{1,10}\.[0-9]{2}")  # not \d, which takes other scripts' digits too
 CHARGE_TXID = re.compile(r"[a-zA-Z0-9]{26,35}")
 # In /pix, its webhook and static BR Codes a txid may be as short as one character.
 PIX_TXID = re.compile(r"[a-zA-Z0-9]{1,35}")

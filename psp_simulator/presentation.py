@@ -11,7 +11,7 @@ try:
     BRASILIA: ZoneInfo | None = ZoneInfo("America/Sao_Paulo")
 except ZoneInfoNotFoundError:  # a system without tz data shows UTC and says so
     BRASILIA = None
-TYPED_AMOUNT = re.compile(r"\d{1,10}(\.\d{1,2})?")
+TYPED_AMOUNT = re.compile(r"[0-9]{1,10}(\.[0-9]{1,2})?")
 REFUND_LABELS = {
     RefundStatus.EM_PROCESSAMENTO: "em processamento",
     RefundStatus.DEVOLVIDO: "devolvido",

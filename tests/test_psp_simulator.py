@@ -658,6 +658,15 @@ def test_refund_is_idempotent_capped_at_the_pix_value_and_settles_with_a_new_web
     problem(api.get(f"{refunds}/r2"), 404, "PixDevolucaoNaoEncontrada")
 
 
+def test_amounts_in_other_scripts_digits_are_refused_as_the_api_pix_schema_does(
+    api: httpx.Client, control: httpx.Client
+) -> None:
+    problem(control.post("/sim/pix", json={"valor": "٢٠.٠٠", "chave": new_key()}), 400, "RequisicaoInvalida")
+    [pix] = pay(control, create_charge(api, new_key(), valor="15.00")["txid"])
+    refund = api.put(f"/v2/pix/{pix['endToEndId']}/devolucao/r1", json={"valor": "٥.٠٠"})
+    problem(refund, 400, "PixDevolucaoInvalida")
+
+
 def test_refund_of_an_unknown_pix_is_404(api: httpx.Client) -> None:
     problem(api.put(f"/v2/pix/E{'1' * 31}/devolucao/r1", json={"valor": "1.00"}), 404, "PixNaoEncontrado")
 
