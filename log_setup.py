@@ -9,6 +9,7 @@ from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 TEXT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 JSON_FIELDS = "%(levelname)s %(name)s %(message)s %(request_id)s"
 
@@ -35,6 +36,14 @@ def configure_logging(log_format: str, level: int = logging.INFO) -> None:
     root.setLevel(level)
     # Every PSP call would be a line; the client logs the ones that fail.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def request_line() -> tuple[str, str]:
+    """The request's method and route pattern, safe for a log line or a metric label: never the path, which may
+    hold a payment's token, and never a method of the client's own (any token is one to HTTP: each would be a
+    series kept for good, and a log line of whatever bytes it chose)."""
+    method = request.method if request.method in HTTP_METHODS else "other"
+    return method, request.url_rule.rule if request.url_rule else "unmatched"
 
 
 def _take_request_id() -> None:

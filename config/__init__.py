@@ -148,11 +148,12 @@ def _database(settings: dict[str, Any], instance_path: str) -> None:
     settings["DATABASE_URL"] = settings["SQLALCHEMY_DATABASE_URI"] = url
     embedded = url.startswith("sqlite")
     pool = settings["DATABASE_POOL_SIZE"] = whole_number(settings["DATABASE_POOL_SIZE"], "DATABASE_POOL_SIZE", 5, 500)
+    # A statement's parameters hold page tokens and payers' data: an error's message, which is logged, never does.
+    options = {"hide_parameters": True}
     if not embedded:
         # Connections are kept, not opened per request: opening one costs far more than any query here.
-        settings.setdefault(
-            "SQLALCHEMY_ENGINE_OPTIONS", {"pool_size": pool, "max_overflow": 10, "pool_pre_ping": False}
-        )
+        options |= {"pool_size": pool, "max_overflow": 10, "pool_pre_ping": False}
+    settings.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     # Only the embedded database migrates itself; shared databases migrate once, by `flask db upgrade`.
     auto = settings["AUTO_MIGRATE"]
     settings["AUTO_MIGRATE"] = embedded if auto is None else boolean(auto, "AUTO_MIGRATE")

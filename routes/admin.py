@@ -10,6 +10,7 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 import metrics
 from db_models.base import now_utc
+from extensions import limiter
 from jobs.refunds import new_refund_id, request_refund
 from pix.api_pix import REFUND_ID
 from repository import deliveries, webhook_endpoints
@@ -45,6 +46,18 @@ REFUND_REFUSALS = {
     "refund_too_large": "Este Pix já foi devolvido.",
     "refund_window_closed": "Um Pix só pode ser devolvido até 90 dias depois do pagamento.",
 }
+
+
+def _wrong_token_sent(response: Response) -> bool:
+    """A refusal of a request that offered a token, the form's or a cookie's: what a guesser's requests are (an
+    operator opening the login page offers none)."""
+    return response.status_code == 401 and bool(request.form.get("token") or request.cookies.get(COOKIE))
+
+
+# Wrong tokens count against the address's budget, however they are sent: guessing ADMIN_TOKEN is slowed.
+limiter.shared_limit(
+    lambda: current_app.config["PIX_AUTH_FAILURE_RATE_LIMIT"], scope="admin-token", deduct_when=_wrong_token_sent
+)(bp)
 
 
 @bp.before_request

@@ -10,6 +10,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException, InternalServerError, NotFound, ServiceUnavailable
 
 from db_models import db
+from log_setup import request_line
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +99,13 @@ def roll_back() -> None:
 
 def _handle_database_unavailable(error: Exception) -> Response | tuple[str, int]:
     roll_back()
-    log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+    log.warning("database unavailable on %s %s: %s", *request_line(), error)
     return _handle_http_exception(DatabaseUnavailable(retry_after=RETRY_AFTER_SECONDS))
 
 
 def _handle_unexpected(error: Exception) -> Response | tuple[str, int]:
     roll_back()
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    log.exception("unhandled error on %s %s", *request_line())
     return _handle_http_exception(InternalServerError())
 
 

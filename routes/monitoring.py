@@ -7,6 +7,7 @@ import time
 from flask import Blueprint, Flask, Response, current_app, g, request
 
 import metrics
+from log_setup import request_line
 from repository.deliveries import queue_state
 from routes.errors import ApiError
 
@@ -30,13 +31,12 @@ def _start_timer() -> None:
 
 
 def _observe(response: Response) -> Response:
-    # The route's pattern, never the path: a label per payment token would be a leak and a series per buyer.
-    route = request.url_rule.rule if request.url_rule else "unmatched"
+    method, route = request_line()
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
-    metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).observe(elapsed)
-    fields = {"method": request.method, "route": route, "status": response.status_code}
+    metrics.HTTP_REQUESTS.labels(method, route, str(response.status_code)).observe(elapsed)
+    fields = {"method": method, "route": route, "status": response.status_code}
     fields["duration_ms"] = round(elapsed * 1000, 2)
-    access.info("%s %s %s in %.1f ms", request.method, route, response.status_code, elapsed * 1000, extra=fields)
+    access.info("%s %s %s in %.1f ms", method, route, response.status_code, elapsed * 1000, extra=fields)
     if response.status_code == 429:
         metrics.RATE_LIMITED.labels(route).inc()
     return response

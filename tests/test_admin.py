@@ -73,6 +73,24 @@ def test_with_a_token_only_an_operator_who_logged_in_gets_in(app_config: dict[st
     assert client.get("/admin/").status_code == 200
 
 
+def test_guessing_the_operator_token_is_slowed_however_it_is_sent(app_config: dict[str, Any]) -> None:
+    app = create_app(app_config | {"ADMIN_TOKEN": ADMIN_TOKEN, "PIX_AUTH_FAILURE_RATE_LIMIT": "3 per minute"})
+    guesser = app.test_client()
+    assert [guesser.post("/admin/entrar", data={"token": f"guess{n}"}).status_code for n in range(3)] == [401] * 3
+    assert guesser.post("/admin/entrar", data={"token": ADMIN_TOKEN}).status_code == 429  # before, never refused
+    guesser.set_cookie("pix_admin", "guess-by-cookie", path="/admin")
+    assert guesser.get("/admin/").status_code == 429
+    assert guesser.get("/admin/").headers["Retry-After"]
+
+
+def test_opening_the_login_page_never_counts_as_a_guess(app_config: dict[str, Any]) -> None:
+    app = create_app(app_config | {"ADMIN_TOKEN": ADMIN_TOKEN, "PIX_AUTH_FAILURE_RATE_LIMIT": "2 per minute"})
+    operator = app.test_client()
+    assert {operator.get("/admin/").status_code for _ in range(5)} == {401}  # the login form, no token offered
+    assert operator.post("/admin/entrar", data={"token": ADMIN_TOKEN}).status_code == 302
+    assert operator.get("/admin/").status_code == 200
+
+
 def test_production_serves_admin_only_behind_a_random_token(app_config: dict[str, Any]) -> None:
     production = app_config | PRODUCTION | {"SOCKETIO_ASYNC_MODE": "eventlet"}
     assert create_app(production).test_client().get("/admin/").status_code == 404

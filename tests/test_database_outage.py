@@ -126,3 +126,20 @@ def test_a_statement_longer_than_the_network_timeout_runs_to_its_end_on_a_live_h
     with quick_to_give_up.app_context(), transaction():
         slept = db.session.execute(sa_text(f"SELECT pg_sleep({NETWORK_TIMEOUT * 2}), 1")).one()
     assert slept[1] == 1
+
+
+def test_an_outage_logs_no_page_token(
+    client: FlaskClient,
+    make_payment: Callable,
+    token_of: Callable,
+    database_relay: tuple[str, CuttableProxy],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = token_of(make_payment(25))
+    database_relay[1].cut()
+    with caplog.at_level("INFO"):
+        assert_retry_later(client.get(f"/payments/pix/{token}/status"))
+    database_relay[1].restore()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "database unavailable on GET /payments/pix/<page_token:token>/status" in logged
+    assert token not in logged  # before, in the path and in the failed statement's parameters

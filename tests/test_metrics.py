@@ -66,6 +66,20 @@ def test_payments_notices_and_requests_are_counted(
     assert not any(paid["page_url"].rsplit("/", 1)[1] in (route or "") for route in labels)
 
 
+def test_methods_of_a_clients_own_are_one_series_and_reach_the_log_as_other(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="pix.http"):
+        for n in range(50):  # any token is a method to HTTP, and nginx passes them too
+            client.open("/health", method=f"JUNK{n}")
+        client.open("/health", method="GET\x1b[2J\x1b[31mPAGO")
+    methods = {dict(labels).get("method") for name, labels in scrape(client) if name.startswith("pix_http_request")}
+    assert methods <= {"GET", "POST", "other"}  # before, a series per junk method, kept until a restart
+    assert "other" in methods
+    lines = [record.getMessage() for record in caplog.records if record.name == "pix.http"]
+    assert len(lines) == 51 and all(line.startswith("other unmatched 405") for line in lines)  # before, ESC bytes
+
+
 def test_the_webhook_queue_and_its_deliveries_are_visible(
     app: Flask, client: FlaskClient, make_payment: Callable
 ) -> None:
