@@ -1,6 +1,7 @@
 """The database going away is a 503 the shop, the bank and the buyer's page can retry, never a 500, and the
 checkout serves again by itself once it is back: PostgreSQL behind a relay the tests cut and restore."""
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -10,13 +11,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
+from sqlalchemy import create_engine, make_url
 from sqlalchemy import text as sa_text
 
 from app import create_app
 from db_models import db
 from repository.transactions import transaction
 from tests.cuttable_proxy import CuttableProxy, packets_dropped
-from tests.services import postgres_behind_relay
+from tests.services import POSTGRES_ADMIN_URL, fresh_postgres_database, postgres_behind_relay
 
 
 @pytest.fixture
@@ -143,3 +145,28 @@ def test_an_outage_logs_no_page_token(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "database unavailable on GET /payments/pix/<page_token:token>/status" in logged
     assert token not in logged  # before, in the path and in the failed statement's parameters
+
+
+def test_a_restart_that_drops_every_connection_logs_no_page_token(
+    app_config: dict[str, Any], token_of: Callable, caplog: pytest.LogCaptureFixture
+) -> None:
+    with fresh_postgres_database() as url:
+        app = create_app(app_config | {"DATABASE_URL": url, "AUTO_MIGRATE": True})
+        client = app.test_client()
+        token = token_of(client.post("/payments/pix", json={"value": 10}).get_json()["payment"])
+        assert client.get(f"/payments/pix/{token}/status").status_code == 200  # a pooled connection
+        admin = create_engine(POSTGRES_ADMIN_URL.set(drivername="postgresql+pg8000"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:  # what a restart or a failover does to every connection
+            connection.execute(
+                sa_text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": make_url(url).database},
+            )
+        admin.dispose()
+        with caplog.at_level("INFO"):
+            assert_retry_later(client.get(f"/payments/pix/{token}/status"))
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    logged = "\n".join(logging.Formatter().format(record) for record in caplog.records)  # tracebacks too
+    assert "database unavailable" in logged
+    assert token not in logged  # before, the socket error's message carried the statement's parameters
