@@ -34,7 +34,9 @@ def signed_return_url(url: str, key: bytes, payment_id: int, order_id: str | Non
 
 def verify_return(query: Mapping[str, str], key: bytes, now: datetime, max_age_seconds: int = 600) -> bool:
     """What a shop does on its return page: the signature matches and the link is fresh."""
-    if any(name not in query for name in (*SIGNED, "signature")) or not query["ts"].isdigit():
+    if any(name not in query for name in (*SIGNED, "signature")):
+        return False
+    if not (query["ts"].isascii() and query["ts"].isdigit()):  # isdigit() alone takes "²", which int() refuses
         return False
     fresh = 0 <= now.timestamp() - int(query["ts"]) <= max_age_seconds
     return fresh and hmac.compare_digest(_signature(key, query), query["signature"])

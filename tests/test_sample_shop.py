@@ -58,3 +58,19 @@ def test_with_trusted_hosts_in_development_the_demo_endpoint_is_reached_over_pla
     # `python app.py` answers plain HTTP: an https:// link to itself would fail every delivery's TLS handshake.
     started = started_on(5000, app_config | {"TRUSTED_HOSTS": "localhost:5000, pix.example.com"}, monkeypatch)
     assert endpoint_urls(started) == ["http://localhost:5000/demo-shop/webhooks"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"data": "x"}', b'{"data": [1]}', b'{"data": {"payment": "x"}}', b'{"data": {"payment": {"status": []}}}'],
+)
+def test_the_demo_shop_lists_any_unverified_event_without_failing(app_config: dict[str, Any], body: bytes) -> None:
+    client = create_app(app_config).test_client()
+    assert client.post("/demo-shop/webhooks", data=body, content_type="application/json").status_code == 400
+
+
+def test_a_return_link_with_other_scripts_digits_is_not_valid_and_no_500(app_config: dict[str, Any]) -> None:
+    client = create_app(app_config).test_client()
+    query = {"payment_id": "1", "order_id": "A1", "status": "paid", "ts": "²", "signature": "x"}
+    answer = client.get("/demo-shop/retorno", query_string=query)
+    assert answer.status_code == 200 and "card--warning" in answer.get_data(as_text=True)
