@@ -104,7 +104,9 @@ def _invalidate_after_unclassified_error(context: ExceptionContext) -> Operation
     if isinstance(failure, OSError):
         # pg8000 lets some socket failures out unwrapped (a host gone silent is TimeoutError): they are the
         # database being unreachable, as the driver's own network errors are, for the pool and the callers.
-        return OperationalError(context.statement, context.parameters, failure, hide_parameters=True)
+        return OperationalError(
+            context.statement, context.parameters, failure, hide_parameters=context.engine.hide_parameters
+        )
     # A driver that fails outside its own error classes (pg8000 meeting a lone surrogate while writing a
     # message) may leave the wire protocol half-written: the next request on that connection would read
     # another query's rows. Drop that one connection; the rest of the pool is fine.

@@ -7,14 +7,13 @@ creation) and raise a 503's Retry-After to the end of the limit's window (up to 
 import logging
 import math
 import time
+from http import HTTPStatus
 
 from flask import Flask, Response
 
 from extensions import limiter
 
 log = logging.getLogger(__name__)
-
-TOO_MANY_REQUESTS = 429
 
 
 def add_rate_limit_headers(response: Response) -> Response:
@@ -30,7 +29,7 @@ def add_rate_limit_headers(response: Response) -> Response:
     response.headers["X-RateLimit-Limit"] = str(limit.limit.amount)
     response.headers["X-RateLimit-Remaining"] = str(remaining)
     response.headers["X-RateLimit-Reset"] = str(math.ceil(resets_at))
-    if response.status_code == TOO_MANY_REQUESTS:
+    if response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
         response.headers["Retry-After"] = str(max(1, math.ceil(resets_at - time.time())))
     return response
 

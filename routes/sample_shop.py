@@ -54,15 +54,16 @@ def _summary(event: dict[str, Any] | None, body: bytes, verified: bool) -> dict[
             event = json.loads(body)
         except ValueError:
             event = None
-    data = event.get("data") if isinstance(event, dict) else None
-    payment = data.get("payment") if isinstance(data, dict) else None
-    status = payment.get("status") if isinstance(payment, dict) else None
+    event = event if isinstance(event, dict) else {}
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    payment = data.get("payment") if isinstance(data.get("payment"), dict) else {}
+    status = payment.get("status")
     return {
         "received_at": iso_utc(now_utc()),
         "webhook_id": request.headers.get("webhook-id", "")[:64],
-        "type": str((event or {}).get("type", "?"))[:40] if isinstance(event, dict) else "?",
-        "payment_id": payment.get("id") if isinstance(payment, dict) else None,
-        "order_id": payment.get("order_id") if isinstance(payment, dict) else None,
+        "type": str(event.get("type", "?"))[:40],
+        "payment_id": payment.get("id"),
+        "order_id": payment.get("order_id"),
         "status": STATUS_LABELS.get(status) if isinstance(status, str) else None,
         "verified": verified,
     }
